@@ -1,0 +1,1 @@
+"""Board definitions and connections (installed as ``tinyml_prune.boards``)."""

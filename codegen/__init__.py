@@ -1,0 +1,1 @@
+"""int8 TFLite -> C code generator (installed as ``tinyml_prune.codegen``)."""

@@ -1,0 +1,75 @@
+"""The ``tinyml`` command line.
+
+Each subcommand lives in its own module and is imported only when it runs, so
+``tinyml --help`` stays fast (TensorFlow takes seconds to import). A command appears
+here only once it works end to end.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ..errors import TinymlError
+
+# name -> "module:function", in the order of the pipeline.
+COMMANDS = {
+    "train": "tinyml_prune.cli.train:train",
+    "quantize": "tinyml_prune.cli.quantize:quantize",
+    "codegen": "tinyml_prune.cli.codegen:codegen",
+    "verify": "tinyml_prune.cli.verify:verify",
+}
+
+HELP = {
+    "train": "Train a built-in model (digits CNN or ResNet-style) and save it.",
+    "quantize": "Convert a Keras model to a full-integer int8 .tflite.",
+    "codegen": "Generate C (weights, memory plan, kernel calls) from an int8 .tflite.",
+    "verify": "Compile the generated C on the host and compare every byte with TFLite.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        cmd = getattr(importlib.import_module(module), attr)
+        return cmd
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, HELP.get(name, "")) for name in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tinyml-prune")
+def cli():
+    """tinyml-prune: prune, quantize and compile Keras models for Cortex-M boards."""
+
+
+def main(argv=None) -> int:
+    try:
+        cli.main(args=argv, prog_name="tinyml", standalone_mode=False)
+    except TinymlError as e:
+        click.echo(f"error: {e}", err=True)
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
