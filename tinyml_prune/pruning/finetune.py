@@ -1,0 +1,74 @@
+"""Fine-tuning under masks, with the schedule deciding when to (re-)prune.
+
+Masks are applied by a Keras callback rather than by tfmot wrappers, so that the saved model
+is a plain tf_keras model with zeros in its kernels. Every kernel being pruned keeps a dense
+"shadow" copy: the forward pass sees ``shadow * mask``; after each optimizer step the update
+the optimizer made to the masked kernel is added to the shadow (a straight-through estimate,
+so pruned weights keep receiving gradient), and the kernel is reset to ``shadow * mask``.
+Masks are re-selected whenever the schedule says so, and in between every ``reselect_every``
+steps from the shadow weights for weight-only criteria — a mask chosen early can change as
+training proceeds (tfmot fixes its N:M mask at the first update).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kerasenv import keras
+from .layers import kernel_variable
+
+
+class MaskedTraining(keras.callbacks.Callback):
+    """``select(sparsity_scale, step) -> {name: mask}``; may also set kernels (solvers).
+
+    ``schedule(step) -> (should_prune, sparsity)``; ``sparsity`` is handed to ``select``.
+    """
+
+    def __init__(self, layers, schedule, select, reselect_every: int = 0, reselect=None):
+        super().__init__()
+        self.layers = {l.name: l for l in layers}
+        self.schedule = schedule
+        self.select = select
+        self.reselect = reselect  # weight-only re-selection at the current sparsity, or None
+        self.reselect_every = reselect_every
+        self.step = 0
+        self.masks: dict[str, np.ndarray] = {}
+        self.shadow: dict[str, np.ndarray] = {}
+        self.sparsity = None
+        self._masked: dict[str, np.ndarray] = {}
+
+    def _load_shadow(self):
+        for n, l in self.layers.items():
+            kernel_variable(l).assign(self.shadow[n])
+
+    def _apply(self):
+        for n, l in self.layers.items():
+            m = self.masks.get(n)
+            w = self.shadow[n] if m is None else self.shadow[n] * m
+            kernel_variable(l).assign(w)
+            self._masked[n] = w
+
+    def on_train_begin(self, logs=None):
+        self.shadow = {n: kernel_variable(l).numpy() for n, l in self.layers.items()}
+
+    def on_train_batch_begin(self, batch, logs=None):
+        due, sparsity = self.schedule(self.step)
+        if due:
+            self._load_shadow()  # criteria and solvers look at the dense shadow weights
+            self.masks = self.select(sparsity)
+            self.sparsity = sparsity
+            # a solver (CHITA) may have moved the kept weights: they become the new shadow
+            self.shadow = {n: kernel_variable(l).numpy() for n, l in self.layers.items()}
+        elif (self.reselect is not None and self.reselect_every and self.sparsity is not None
+              and self.step % self.reselect_every == 0):
+            self.masks = self.reselect(self.shadow, self.sparsity)
+        self._apply()
+
+    def on_train_batch_end(self, batch, logs=None):
+        for n, l in self.layers.items():
+            new = kernel_variable(l).numpy()
+            self.shadow[n] = self.shadow[n] + (new - self._masked[n])
+        self._apply()
+        self.step += 1
+
+    def on_train_end(self, logs=None):
+        self._apply()
