@@ -113,3 +113,17 @@ def index_dtype(max_value: int) -> np.dtype:
             return np.dtype(dt)
     raise FormatError(f"index {max_value} does not fit 32 bits")
 
+
+
+def fold_bias(bias: np.ndarray | None, w: np.ndarray, input_offset: int) -> np.ndarray:
+    """``bias + input_offset·Σw`` per output channel: what the sparse kernels start from.
+
+    Σ_k w·(x + off) + b = Σ_k w·x + (b + off·Σ_k w): in int32 arithmetic both sides are the
+    same number, so the kernels can skip the zero weights and the offset add alike.
+    """
+    m = as_int8_matrix(w).astype(np.int64)
+    b = np.zeros(m.shape[0], np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1)
+    folded = b + int(input_offset) * m.sum(axis=1)
+    if folded.min(initial=0) < np.iinfo(np.int32).min or folded.max(initial=0) > np.iinfo(np.int32).max:
+        raise FormatError(f"folded bias {int(np.abs(folded).max())} overflows int32")
+    return folded.astype(np.int32)
