@@ -1,0 +1,248 @@
+/* The protocol server: receive a frame, dispatch, reply; resynchronise on any error.
+ * Fixed buffers sized from model.h; nothing is written past TP_MAX_PAYLOAD. */
+#include <stdint.h>
+#include <string.h>
+
+#include "board_config.h"
+#include "model.h"
+#include "tp_port.h"
+#include "tp_protocol.h"
+#include "tp_runtime.h"
+
+#define TP_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define TP_INFO_BYTES 256u
+#define TP_RUN_REPLY_BYTES (8u + TP_MODEL_OUTPUT_SIZE)
+#define TP_MAX_PAYLOAD TP_MAX(TP_MAX(TP_MODEL_INPUT_SIZE, TP_RUN_REPLY_BYTES), TP_INFO_BYTES)
+
+#ifndef TP_FRAME_TIMEOUT_MS
+#define TP_FRAME_TIMEOUT_MS 50u
+#endif
+
+/* The static RAM the image itself uses (data + bss), from the linker script. */
+extern uint32_t __data_start[], __data_end[], __bss_start[], __bss_end[];
+
+static uint8_t tp_rx[TP_MAX_PAYLOAD];
+static uint8_t tp_tx[TP_MAX_PAYLOAD];
+static int8_t tp_output[TP_MODEL_OUTPUT_SIZE];
+
+static void tp_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void tp_send(uint8_t cmd, uint8_t seq, const uint8_t *payload, uint32_t len)
+{
+    uint8_t head[TP_HEADER_BYTES] = {TP_MAGIC0, TP_MAGIC1, cmd, seq, (uint8_t)len, (uint8_t)(len >> 8)};
+    uint8_t tail[TP_CRC_BYTES];
+    uint32_t crc = tp_crc32_update(0, head + 2, TP_HEADER_BYTES - 2);
+    crc = tp_crc32_update(crc, payload, len);
+    tp_put_u32(tail, crc);
+    for (uint32_t i = 0; i < TP_HEADER_BYTES; i++) {
+        tp_uart_putc(head[i]);
+    }
+    for (uint32_t i = 0; i < len; i++) {
+        tp_uart_putc(payload[i]);
+    }
+    for (uint32_t i = 0; i < TP_CRC_BYTES; i++) {
+        tp_uart_putc(tail[i]);
+    }
+}
+
+static void tp_send_error(uint8_t seq, tp_error_t err)
+{
+    uint8_t code = (uint8_t)err;
+    tp_send(TP_CMD_ERROR | TP_REPLY, seq, &code, 1);
+}
+
+/* Next byte, waiting at most TP_FRAME_TIMEOUT_MS; -1 on time-out. */
+static int tp_getc_timeout(void)
+{
+    uint32_t start = tp_time_ms();
+    for (;;) {
+        int c = tp_uart_getc();
+        if (c >= 0) {
+            return c;
+        }
+        if (tp_time_ms() - start > TP_FRAME_TIMEOUT_MS) {
+            return -1;
+        }
+    }
+}
+
+static int tp_getc_blocking(void)
+{
+    int c;
+    while ((c = tp_uart_getc()) < 0) {
+    }
+    return c;
+}
+
+static uint32_t tp_append(uint8_t *buf, uint32_t at, const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s);
+    if (at + n > TP_INFO_BYTES) {
+        n = TP_INFO_BYTES - at;
+    }
+    memcpy(buf + at, s, n);
+    return at + n;
+}
+
+static uint32_t tp_append_u32(uint8_t *buf, uint32_t at, uint32_t v)
+{
+    char digits[11];
+    int i = 10;
+    digits[i] = '\0';
+    do {
+        digits[--i] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0u && i > 0);
+    return tp_append(buf, at, digits + i);
+}
+
+static uint32_t tp_info(uint8_t *out)
+{
+    uint32_t n = 0;
+    n = tp_append(out, n, "proto=");
+    n = tp_append_u32(out, n, TP_PROTOCOL_VERSION);
+    n = tp_append(out, n, ";board=" TP_BOARD_NAME ";core=" TP_CORE_NAME ";timer=" TP_TIMER_KIND ";clock=");
+    n = tp_append_u32(out, n, TP_CLOCK_HZ);
+    n = tp_append(out, n, ";in=");
+    n = tp_append_u32(out, n, TP_MODEL_INPUT_SIZE);
+    n = tp_append(out, n, ";out=");
+    n = tp_append_u32(out, n, TP_MODEL_OUTPUT_SIZE);
+    n = tp_append(out, n, ";arena=");
+    n = tp_append_u32(out, n, TP_MODEL_ARENA_SIZE);
+    n = tp_append(out, n, ";max_payload=");
+    n = tp_append_u32(out, n, TP_MAX_PAYLOAD);
+    n = tp_append(out, n, ";sha256=");
+    n = tp_append(out, n, tp_model_sha256);
+    return n;
+}
+
+uint32_t tp_stack_peak_bytes(void)
+{
+    const uint32_t *p = __stack_bottom;
+    while (p < __stack_top && *p == TP_STACK_PAINT) {
+        p++;
+    }
+    return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p);
+}
+
+static uint32_t tp_run(uint32_t len, uint8_t *out)
+{
+    /* The input is consumed straight from the receive buffer. */
+    uint32_t t0 = tp_timer_now();
+    int status = tp_model_run((const int8_t *)tp_rx, tp_output);
+    uint32_t ticks = tp_timer_now() - t0;
+    (void)len;
+    tp_put_u32(out, (uint32_t)status);
+    tp_put_u32(out + 4, ticks);
+    memcpy(out + 8, tp_output, TP_MODEL_OUTPUT_SIZE);
+    return TP_RUN_REPLY_BYTES;
+}
+
+static uint32_t tp_memory(uint8_t *out)
+{
+    uint32_t static_ram = (uint32_t)((uintptr_t)__data_end - (uintptr_t)__data_start) +
+                          (uint32_t)((uintptr_t)__bss_end - (uintptr_t)__bss_start);
+    tp_put_u32(out, tp_stack_peak_bytes());
+    tp_put_u32(out + 4, (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom));
+    tp_put_u32(out + 8, TP_MODEL_ARENA_SIZE);
+    tp_put_u32(out + 12, static_ram);
+    return 16;
+}
+
+/* Receive one frame into tp_rx. Returns 1 with cmd/seq/len set, or 0 after having sent
+ * an error reply (or on a time-out before any header byte): the caller just loops. */
+static int tp_receive(uint8_t *cmd, uint8_t *seq, uint32_t *len)
+{
+    uint8_t head[TP_HEADER_BYTES - 2];
+    uint8_t tail[TP_CRC_BYTES];
+
+    /* Hunt for the magic; anything else is line noise and is dropped. */
+    if (tp_getc_blocking() != TP_MAGIC0) {
+        return 0;
+    }
+    int c = tp_getc_timeout();
+    if (c != TP_MAGIC1) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < sizeof head; i++) {
+        c = tp_getc_timeout();
+        if (c < 0) {
+            tp_send_error(i > 1 ? head[1] : 0, TP_ERR_TIMEOUT);
+            return 0;
+        }
+        head[i] = (uint8_t)c;
+    }
+    *cmd = head[0];
+    *seq = head[1];
+    *len = (uint32_t)head[2] | ((uint32_t)head[3] << 8);
+    if (*len > TP_MAX_PAYLOAD) {
+        /* Do not read the payload: resync from the next magic. */
+        tp_send_error(*seq, TP_ERR_TOO_LONG);
+        return 0;
+    }
+    for (uint32_t i = 0; i < *len; i++) {
+        c = tp_getc_timeout();
+        if (c < 0) {
+            tp_send_error(*seq, TP_ERR_TIMEOUT);
+            return 0;
+        }
+        tp_rx[i] = (uint8_t)c;
+    }
+    for (uint32_t i = 0; i < TP_CRC_BYTES; i++) {
+        c = tp_getc_timeout();
+        if (c < 0) {
+            tp_send_error(*seq, TP_ERR_TIMEOUT);
+            return 0;
+        }
+        tail[i] = (uint8_t)c;
+    }
+    uint32_t want = (uint32_t)tail[0] | ((uint32_t)tail[1] << 8) | ((uint32_t)tail[2] << 16) | ((uint32_t)tail[3] << 24);
+    uint32_t got = tp_crc32_update(tp_crc32_update(0, head, sizeof head), tp_rx, *len);
+    if (want != got) {
+        tp_send_error(*seq, TP_ERR_CRC);
+        return 0;
+    }
+    return 1;
+}
+
+void tp_runtime_serve(void)
+{
+    for (;;) {
+        uint8_t cmd, seq;
+        uint32_t len;
+        if (!tp_receive(&cmd, &seq, &len)) {
+            continue;
+        }
+        uint8_t reply = (uint8_t)(cmd | TP_REPLY);
+        switch (cmd) {
+        case TP_CMD_INFO:
+            tp_send(reply, seq, tp_tx, tp_info(tp_tx));
+            break;
+        case TP_CMD_RUN:
+            if (len != TP_MODEL_INPUT_SIZE) {
+                tp_send_error(seq, TP_ERR_BAD_LENGTH);
+                break;
+            }
+            tp_send(reply, seq, tp_tx, tp_run(len, tp_tx));
+            break;
+        case TP_CMD_MEMORY:
+            tp_send(reply, seq, tp_tx, tp_memory(tp_tx));
+            break;
+        case TP_CMD_ECHO:
+            tp_send(reply, seq, tp_rx, len);
+            break;
+        case TP_CMD_EXIT:
+            tp_send(reply, seq, tp_tx, 0);
+            tp_port_exit(0);
+        default:
+            tp_send_error(seq, TP_ERR_UNKNOWN_COMMAND);
+            break;
+        }
+    }
+}

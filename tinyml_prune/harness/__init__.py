@@ -1,0 +1,1 @@
+"""The host harness: build, flash and profile generated models on boards; deploy end to end."""
