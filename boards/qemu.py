@@ -58,6 +58,7 @@ class QemuBoard(Board):
         self.port: int | None = None
         self.serial = None
         self.log_path: Path | None = None
+        self.command_extra: list[str] = []  # e.g. ["-S"] to start with the CPU stopped
 
     def command(self, elf: Path, port: int) -> list[str]:
         cmd = [self.qemu, "-M", self.config.connection.machine, "-nographic", "-monitor", "none",
@@ -67,7 +68,7 @@ class QemuBoard(Board):
         if self.icount:
             # 1 ns of guest time per instruction: SysTick then counts instructions.
             cmd += ["-icount", "shift=0,align=off,sleep=off"]
-        return cmd
+        return cmd + self.command_extra
 
     def flash(self, elf: str | Path) -> None:
         """Boot ``elf`` in a fresh QEMU (killing any previous one this board owns)."""
