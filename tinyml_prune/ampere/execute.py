@@ -1,9 +1,9 @@
 """CONV_2D (implicit GEMM) and FULLY_CONNECTED through the 2:4 operand, bit-exact with TFLite.
 
 Every such layer is a GEMM ``acc[M, N] = A[M, K] · B[K, N] + bias``: A = the int8 weights with
-rows = output channels and K in TFLite's ``[Cout, Kh, Kw, Cin]`` order (Cin padded with zeros to
-a multiple of four, so that 2:4 groups never straddle two filter taps — the NHWC channel padding
-tensor-core convolutions use; nothing changes when Cin % 4 == 0), B = the input patches
+rows = output channels and K = Kh·Kw·Cin in TFLite's ``[Cout, Kh, Kw, Cin]`` order (so 2:4
+groups run along input channels when Cin % 4 == 0, and across filter taps otherwise, e.g. for
+a Cin = 1 stem), B = the input patches
 (im2col, built per layer here; the GPU builds them on the fly) minus the input zero point.
 The sparse path multiplies only the kept values, each with the row of B its metadata names;
 accumulation is exact (int64, checked to stay inside int32).
@@ -30,7 +30,7 @@ ROUNDING = {  # op -> rounding of TF 2.21's BUILTIN_REF kernels (FACTS.md), and 
 class GemmLayer:
     op: Op
     name: str                  # output tensor name
-    weights: np.ndarray        # int8 [M, K] (K in GEMM order, Cin padded to 4 for conv)
+    weights: np.ndarray        # int8 [M, K], K in [Kh, Kw, Cin] order for conv
     bias: np.ndarray           # int64 [M]
     input_zero_point: int
     output_zero_point: int
@@ -102,11 +102,8 @@ def _layer(graph: Graph, op: Op, rounding: str) -> GemmLayer:
         if x.shape[-1] != cin:
             raise UnsupportedOpError(f"{where}: grouped convolution (input has {x.shape[-1]} channels, "
                                      f"filter {cin}) is unsupported")
-        cin4 = -(-cin // fmt.GROUP) * fmt.GROUP
-        wk = np.zeros((cout, kh, kw, cin4), np.int8)
-        wk[..., :cin] = w.data
-        weights = wk.reshape(cout, -1)
-        conv = dict(op.options, kernel=(kh, kw), cin=cin, cin_padded=cin4)
+        weights = w.data.reshape(cout, -1)
+        conv = dict(op.options, kernel=(kh, kw), cin=cin)
     else:
         weights = w.data.reshape(cout, -1)
     mult, shift = channel_multipliers(x.scale[0], np.broadcast_to(w.scale, (cout,)), out.scale[0])
@@ -133,8 +130,8 @@ def im2col(layer: GemmLayer, x: np.ndarray) -> np.ndarray:
         pad_l = max(0, ((ow - 1) * sw + (kw - 1) * dw + 1 - w) // 2)
     hp = max(h + pad_t, (oh - 1) * sh + (kh - 1) * dh + 1)
     wp = max(w + pad_l, (ow - 1) * sw + (kw - 1) * dw + 1)
-    padded = np.zeros((hp, wp, c["cin_padded"]), np.int64)      # padding reads as the zero point
-    padded[pad_t:pad_t + h, pad_l:pad_l + w, :cin] = xs[0]
+    padded = np.zeros((hp, wp, cin), np.int64)      # padding reads as the zero point
+    padded[pad_t:pad_t + h, pad_l:pad_l + w] = xs[0]
     taps = [padded[i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw, :]
             for i in range(kh) for j in range(kw)]
     return np.stack(taps, axis=2).reshape(oh * ow, -1).T

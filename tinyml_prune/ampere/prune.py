@@ -1,0 +1,28 @@
+"""Prune a quantized model's int8 GEMM weights 2:4 directly in a copy of its flatbuffer.
+
+For third-party int8 models (no Keras source) this is the quickest way to get a 2:4 model:
+every CONV_2D / FULLY_CONNECTED weight tensor keeps the two largest-magnitude values of each
+group of four along the GEMM K axis (Kh*Kw*Cin flattened in TFLite's layout, i.e. along input
+channels when Cin % 4 == 0), nothing is re-trained and
+biases and scales are left alone — so accuracy drops, but every layer is then exactly 2:4.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .execute import GEMM_OPS
+from .format import prune_2to4
+from .graph import read, replace_buffers
+
+
+def prune_model_2to4(tflite) -> bytes:
+    graph = read(tflite)
+    new = {}
+    for op in graph.ops:
+        if op.name not in GEMM_OPS:
+            continue
+        w = graph.tensors[op.inputs[1]]
+        if w.data is not None and w.dtype is np.int8:
+            # Groups of four along the GEMM K (= Kh*Kw*Cin flattened; = Cin when Cin % 4 == 0).
+            new[w.index] = prune_2to4(w.data.reshape(w.shape[0], -1)).reshape(w.shape)
+    return replace_buffers(tflite, new)
