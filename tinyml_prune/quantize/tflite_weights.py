@@ -1,0 +1,85 @@
+"""Read the int8 weights of a .tflite back, per Conv2D/DepthwiseConv2D/Dense layer.
+
+We parse the flatbuffer with TFLite's own schema module (no interpreter needed) and map each
+weighted operator to the Keras layer it came from by the layer name inside the weight
+tensor's name (``model/quant_conv1/Conv2D;...`` or ``model/conv1/Conv2D``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelError
+
+WEIGHTED_OPS = {3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 9: "FULLY_CONNECTED"}
+INT8 = 9
+
+
+@dataclass(frozen=True)
+class TfliteWeight:
+    op: str
+    tensor_name: str
+    values: np.ndarray  # int8, TFLite layout: Conv [O,H,W,I], DW [1,H,W,C*M], FC [O,I]
+    scales: np.ndarray
+    quantized_dimension: int
+
+
+def _schema():
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    return schema
+
+
+def read_weights(tflite: bytes) -> list[TfliteWeight]:
+    """Every weighted operator's weight tensor, in execution order."""
+    schema = _schema()
+    try:
+        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
+    except Exception as e:  # noqa: BLE001 - any parse failure means "not a tflite flatbuffer"
+        raise ModelError(f"not a readable .tflite flatbuffer: {e}") from None
+    graph = model.subgraphs[0]
+    out = []
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        kind = WEIGHTED_OPS.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+        if kind is None or len(op.inputs) < 2 or op.inputs[1] < 0:
+            continue
+        t = graph.tensors[op.inputs[1]]
+        data = model.buffers[t.buffer].data
+        if data is None or t.type != INT8:
+            raise ModelError(f"{kind} weight tensor {t.name.decode()!r} is not constant int8 "
+                             "(not a full-integer model)")
+        q = t.quantization
+        out.append(TfliteWeight(
+            op=kind,
+            tensor_name=t.name.decode(),
+            values=np.frombuffer(bytes(bytearray(data)), np.int8).reshape(list(t.shape)).copy(),
+            scales=np.asarray(q.scale if q is not None and q.scale is not None else [], np.float32),
+            quantized_dimension=int(q.quantizedDimension) if q is not None else 0,
+        ))
+    return out
+
+
+def layer_of(weight: TfliteWeight, layer_names) -> str | None:
+    """The Keras layer name embedded in the weight tensor's name (longest match wins)."""
+    parts = set()
+    for piece in weight.tensor_name.split(";"):
+        for comp in piece.split("/"):
+            parts.add(comp)
+            parts.add(re.sub(r"^quant_", "", comp))
+    hits = [n for n in layer_names if n in parts]
+    return max(hits, key=len) if hits else None
+
+
+def keras_to_tflite_layout(kind: str, kernel: np.ndarray) -> np.ndarray:
+    """A Keras kernel in the TFLite weight layout (input channels last, contiguous)."""
+    if kind == "Conv2D":  # [H,W,I,O] -> [O,H,W,I]
+        return np.transpose(kernel, (3, 0, 1, 2))
+    if kind == "DepthwiseConv2D":  # [H,W,C,M] -> [1,H,W,C*M]
+        h, w, c, m = kernel.shape
+        return kernel.reshape(1, h, w, c * m)
+    if kind == "Dense":  # [I,O] -> [O,I]
+        return kernel.T
+    raise ValueError(kind)
