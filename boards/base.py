@@ -38,9 +38,9 @@ class Board:
         self.config = config
 
     # -- build -------------------------------------------------------------------------
-    def build(self, root: str | Path, opt: str = "-O2") -> Project:
+    def build(self, root: str | Path, opt: str = "-O2", kernels: str = "auto") -> Project:
         """Write board/ and Makefile into ``root`` and run make; FitError if it cannot fit."""
-        project = write_project(root, self.config, opt)
+        project = write_project(root, self.config, opt, kernels)
         self.check_fit(project)
         try:
             proc = subprocess.run(["make", "-C", str(project.root), f"OPT={opt}"],

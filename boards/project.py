@@ -102,29 +102,36 @@ def uart_defines(board: BoardConfig) -> list[tuple[str, str]]:
     return []
 
 
-def _kernel_sources(root: Path, manifest: dict, board: BoardConfig) -> list[str]:
+def _kernel_sources(root: Path, manifest: dict, board: BoardConfig, kernels: str) -> tuple[list[str], list[str]]:
     """The manifest's sources, with each reference kernel replaced by the board's preferred
-    same-named variant (firmware/kernels/<variant>/) where one exists. The choice is made
-    here and written into the Makefile, never silently at compile time."""
-    chosen = []
+    same-named variant (firmware/kernels/<variant>/) where one exists, and the include dirs
+    the chosen variants need. The choice is made here and written into the Makefile, never
+    silently at compile time. ``kernels="reference"`` keeps the portable ones."""
+    if kernels not in ("auto", "reference"):
+        raise BoardError(f"kernels must be 'auto' or 'reference' (got {kernels!r})")
+    variants = board.kernel_variants[:-1] if kernels == "auto" else []
+    chosen, used = [], []
     for src in manifest["sources"]:
         parts = Path(src).parts
-        if len(parts) == 3 and parts[0] == "kernels" and parts[1] == "reference":
-            for variant in board.kernel_variants[:-1]:
+        if len(parts) == 3 and parts[0] == "kernels" and parts[1] in ("ref", "reference"):
+            for variant in variants:
                 candidate = FIRMWARE / "kernels" / variant / parts[2]
                 if candidate.exists():
                     dest = root / "kernels" / variant / parts[2]
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(candidate, dest)
+                    for header in (FIRMWARE / "kernels" / variant).glob("*.h"):
+                        shutil.copyfile(header, dest.parent / header.name)
                     src = f"kernels/{variant}/{parts[2]}"
+                    used.append(f"kernels/{variant}")
                     break
         if not (root / src).exists():
             raise ModelError(f"{root}: source {src} listed in manifest.json is missing")
         chosen.append(src)
-    return chosen
+    return chosen, list(dict.fromkeys(used))
 
 
-def write_project(root: str | Path, board: BoardConfig, opt: str = "-O2") -> Project:
+def write_project(root: str | Path, board: BoardConfig, opt: str = "-O2", kernels: str = "auto") -> Project:
     """Add board/ and Makefile to the generated model directory ``root``."""
     root = Path(root)
     manifest = read_manifest(root)
@@ -151,10 +158,10 @@ def write_project(root: str | Path, board: BoardConfig, opt: str = "-O2") -> Pro
         env.get_template("board_config.h.j2").render(uart_defines=uart_defines(board), **ctx))
     (board_dir / "link.ld").write_text(env.get_template("link.ld.j2").render(**ctx))
 
-    sources = _kernel_sources(root, manifest, board)
+    sources, variant_dirs = _kernel_sources(root, manifest, board, kernels)
     sources += [f"board/{n}" for n in platform + RUNTIME_FILES if n.endswith(".c")]
-    include_dirs = list(dict.fromkeys([".", *manifest["include_dirs"], "board"]))
+    include_dirs = list(dict.fromkeys([".", *variant_dirs, *manifest["include_dirs"], "board"]))
     (root / "Makefile").write_text(env.get_template("Makefile.j2").render(
         cpu_flags=board.cpu_flags, include_dirs=include_dirs, sources=sources, post_link="", **ctx))
-    (root / "board" / "board.json").write_text(json.dumps({"board": board.name, "opt": opt}) + "\n")
+    (root / "board" / "board.json").write_text(json.dumps({"board": board.name, "opt": opt, "kernels": kernels, "sources": sources}) + "\n")
     return Project(root, board, manifest)

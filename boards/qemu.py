@@ -22,6 +22,7 @@ from tinyml_prune.errors import BoardClosed, BoardError, BoardTimeout
 
 from .base import Board, register
 from .config import BoardConfig
+from .insn_count import InsnCounter
 
 CONNECT_TIMEOUT_S = 15.0
 _LIVE: "weakref.WeakSet[QemuBoard]" = weakref.WeakSet()
@@ -50,10 +51,13 @@ def _free_port() -> int:
 
 @register("qemu")
 class QemuBoard(Board):
-    def __init__(self, config: BoardConfig, qemu: str = "qemu-system-arm", icount: bool = True):
+    def __init__(self, config: BoardConfig, qemu: str = "qemu-system-arm", icount: bool = True,
+                 exact: bool = False):
         super().__init__(config)
         self.qemu = qemu
         self.icount = icount
+        self.exact = exact  # count instructions exactly with our TCG plugin (insn_count.py)
+        self.counter: InsnCounter | None = None
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.serial = None
@@ -68,6 +72,8 @@ class QemuBoard(Board):
         if self.icount:
             # 1 ns of guest time per instruction: SysTick then counts instructions.
             cmd += ["-icount", "shift=0,align=off,sleep=off"]
+        if self.counter is not None:
+            cmd += self.counter.qemu_args()
         return cmd + self.command_extra
 
     def flash(self, elf: str | Path) -> None:
@@ -80,6 +86,7 @@ class QemuBoard(Board):
         self.close()
         self.port = _free_port()
         self.log_path = elf.parent / "qemu.log"
+        self.counter = InsnCounter(elf, elf.parent / "insn_counts.txt") if self.exact else None
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.command(elf, self.port), stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT,
@@ -166,6 +173,10 @@ class QemuBoard(Board):
                     self.proc.wait()
             self.proc = None
         _LIVE.discard(self)
+
+    def exact_count(self) -> int | None:
+        """Instructions of the last measured region (exact mode only)."""
+        return self.counter.last() if self.counter is not None else None
 
     @property
     def pid(self) -> int | None:

@@ -1,0 +1,174 @@
+"""Profile a built model on a board: latency, memory, accuracy and bit-exactness vs TFLite.
+
+The expected outputs come from TFLite's reference kernels (BUILTIN_REF) on the same int8
+inputs the board receives, so ``bit_exact`` compares every output byte. A run that fails
+part-way still writes its report (``complete: false`` and the error) before re-raising.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import sha256_bytes
+from ..errors import BoardError, DataError, ModelError, TinymlError
+from .elfsize import elf_sizes
+from .protocol import Client
+from .report import write_report
+
+PER_RUN_TIMEOUT_S = 30.0
+SECONDS_PER_MAC = 2e-5  # at -icount shift=0 QEMU runs some 10-30 M instructions/s
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    n: int | None = None  # samples; default: the whole test set with data, else 10
+    data: str | None = None  # 'digits' or .npz; None -> seeded random inputs
+    seed: int = 0
+    tflite: str | None = None  # the source model (found in DIR or beside it when omitted)
+
+
+def find_tflite(root: Path, sha256: str, explicit: str | None) -> bytes:
+    if explicit:
+        blob = Path(explicit).read_bytes()
+        if sha256_bytes(blob) != sha256:
+            raise ModelError(f"{explicit} is not the model {root} was generated from (sha256 differs)")
+        return blob
+    for candidate in sorted([*root.glob("*.tflite"), *root.parent.glob("*.tflite")]):
+        blob = candidate.read_bytes()
+        if sha256_bytes(blob) == sha256:
+            return blob
+    raise ModelError(f"cannot find the .tflite {root} was generated from (sha256 {sha256[:12]}…) in "
+                     f"{root} or {root.parent}; pass --tflite MODEL.tflite")
+
+
+def make_inputs(tflite: bytes, cfg: ProfileConfig):
+    """(int8 inputs [n, ...], labels or None)."""
+    from ..quantize.ptq import make_interpreter, quantize_input
+
+    interp = make_interpreter(tflite)
+    detail = interp.get_input_details()[0]
+    shape = tuple(detail["shape"][1:])
+    if cfg.data is None:
+        n = cfg.n or 10
+        rng = np.random.default_rng(cfg.seed)
+        return rng.integers(-128, 128, (n, *shape), dtype=np.int8), None
+    from .. import data
+
+    ds = data.load(cfg.data)
+    if tuple(ds.x_test.shape[1:]) != shape:
+        raise DataError(f"{cfg.data}: test inputs have shape {ds.x_test.shape[1:]}, the model expects {shape}")
+    n = min(cfg.n or len(ds.x_test), len(ds.x_test))
+    return quantize_input(ds.x_test[:n], detail).astype(np.int8), ds.y_test[:n]
+
+
+def to_latency(ticks: list[int], board, exact: list[int] | None = None) -> dict:
+    c = board.config
+    if not ticks:
+        return {"unit": c.latency_unit, "median": None, "min": None, "max": None}
+    if exact:
+        vals = list(exact)
+        out = {"unit": "instructions", "resolution": 1, "counter": "qemu-tcg-plugin"}
+    elif c.latency_unit == "instructions":
+        per_tick = 1e9 / c.clock_hz  # -icount shift=0: 1 ns of guest time per instruction
+        vals = [int(round(t * per_tick)) for t in ticks]
+        out = {"unit": "instructions", "resolution": round(per_tick, 2), "counter": "systick-icount"}
+    else:
+        vals = list(ticks)
+        out = {"unit": "cycles", "counter": "dwt" if c.timer == "dwt" else "systick"}
+    med = statistics.median(vals)
+    out.update(median=int(med) if float(med).is_integer() else med, min=min(vals), max=max(vals))
+    if out["unit"] == "cycles":
+        out["median_us"] = med / c.clock_hz * 1e6
+    return out
+
+
+def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: str | Path | None = None,
+            progress=None) -> dict:
+    """Flash ``root``'s ELF to ``board``, run inferences, write and return the report."""
+    from ..quantize.ptq import run_tflite
+    from tinyml_prune.boards.project import read_manifest
+
+    root = Path(root)
+    manifest = read_manifest(root)
+    elf = root / "build" / "firmware.elf"
+    sizes = elf_sizes(elf)
+    tflite = find_tflite(root, manifest["model_sha256"], cfg.tflite)
+    x, y = make_inputs(tflite, cfg)
+    expected = run_tflite(tflite, x, quantized_input=True).reshape(len(x), -1)
+    c = board.config
+    report = {
+        "board": c.name, "core": c.core, "clock_hz": c.clock_hz, "emulated": c.emulated,
+        "model_sha256": manifest["model_sha256"], "format": manifest.get("format"),
+        "opt": _read_opt(root), "latency": None,
+        "flash_bytes": sizes.flash_bytes, "ram_bytes": None, "arena_bytes": int(manifest["arena_bytes"]),
+        "stack_peak_bytes": None, "accuracy": None,
+        "tflite_accuracy": float((expected.argmax(1) == y).mean()) if y is not None else None,
+        "n": 0, "bit_exact": None, "mismatched_outputs": None, "sizes": sizes.as_dict(),
+        "inputs": cfg.data or f"random int8 (seed {cfg.seed})", "complete": False,
+    }
+    out = Path(out) if out else root / "report.json"
+    timeout = PER_RUN_TIMEOUT_S + SECONDS_PER_MAC * int(manifest.get("macs", 0))
+    ticks, exact, outputs = [], [], []
+    count_exact = getattr(board, "exact_count", None)
+    t0 = time.monotonic()
+    try:
+        board.flash(elf)
+        board.open()
+        client = Client(board, timeout=timeout)
+        info = client.info()
+        if info.get("sha256") != manifest["model_sha256"]:
+            raise BoardError(f"{c.name} runs model {info.get('sha256', '?')[:12]}…, not {manifest['model_sha256'][:12]}…")
+        for i in range(len(x)):
+            r = client.run(x[i].tobytes())
+            if r.status != 0:
+                raise BoardError(f"{c.name}: tp_model_run returned {r.status} on sample {i}")
+            ticks.append(r.ticks)
+            if count_exact is not None and count_exact() is not None:
+                exact.append(count_exact())
+            outputs.append(np.frombuffer(r.output, np.int8))
+            if progress:
+                progress(i + 1, len(x))
+        mem = client.memory()
+        report["stack_peak_bytes"] = mem.stack_peak_bytes
+        report["ram_bytes"] = mem.static_ram_bytes + mem.stack_peak_bytes
+        if c.emulated:
+            client.exit()
+        report["complete"] = True
+    except (TinymlError, KeyboardInterrupt) as e:
+        report["error"] = "interrupted" if isinstance(e, KeyboardInterrupt) else str(e)
+        raise
+    finally:
+        board.close()
+        _summarise(report, board, ticks, exact if len(exact) == len(ticks) else None, outputs, expected, y)
+        report["elapsed_s"] = round(time.monotonic() - t0, 2)
+        write_report(report, out)
+    return report
+
+
+def _summarise(report, board, ticks, exact, outputs, expected, y):
+    n = len(outputs)
+    report["n"] = n
+    report["latency"] = to_latency(ticks, board, exact)
+    if exact:  # the SysTick figure too, as a cross-check of the exact count
+        report["latency_systick"] = to_latency(ticks, board)
+    if n:
+        got = np.stack(outputs)
+        mismatched = int((got != expected[:n]).sum())
+        report["mismatched_outputs"] = mismatched
+        report["bit_exact"] = mismatched == 0 and report["complete"]
+        if y is not None:
+            report["accuracy"] = float((got.argmax(1) == y[:n]).mean())
+            report["tflite_accuracy"] = float((expected[:n].argmax(1) == y[:n]).mean())
+
+
+def _read_opt(root: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((root / "board" / "board.json").read_text()).get("opt")
+    except (OSError, ValueError):
+        return None
