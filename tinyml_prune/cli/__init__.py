@@ -19,6 +19,11 @@ COMMANDS = {
     "quantize": "tinyml_prune.cli.quantize:quantize",
     "codegen": "tinyml_prune.cli.codegen:codegen",
     "verify": "tinyml_prune.cli.verify:verify",
+    "boards": "tinyml_prune.cli.boards:boards",
+    "build": "tinyml_prune.cli.build:build",
+    "flash": "tinyml_prune.cli.flash:flash",
+    "profile": "tinyml_prune.cli.profile:profile",
+    "ampere": "tinyml_prune.cli.ampere:ampere",
 }
 
 HELP = {
@@ -26,6 +31,11 @@ HELP = {
     "quantize": "Convert a Keras model to a full-integer int8 .tflite.",
     "codegen": "Generate C (weights, memory plan, kernel calls) from an int8 .tflite.",
     "verify": "Compile the generated C on the host and compare every byte with TFLite.",
+    "boards": "List the boards (emulated QEMU and real) with core, flash, RAM and clock.",
+    "build": "Cross-compile a generated model directory for a board (adds board/ and a Makefile).",
+    "flash": "Boot (QEMU) or flash (real board) the firmware and check that it answers.",
+    "profile": "Measure latency, flash, RAM, accuracy and bit-exactness on a board; write report.json/.md.",
+    "ampere": "Emulate the NVIDIA Ampere 2:4 sparse path per layer (bit-exact check) and model its A100 speed-up.",
 }
 
 

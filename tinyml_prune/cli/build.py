@@ -8,12 +8,14 @@ from .board_options import board_option, opt_option
 @click.argument("project_dir", type=click.Path(exists=True, file_okay=False))
 @board_option
 @opt_option
-def build(project_dir, board_name, opt):
+@click.option("--kernels", type=click.Choice(["auto", "reference"]), default="auto", show_default=True,
+              help="auto: the core's optimized kernel variants where they exist (dsp/, mve/); reference: portable C.")
+def build(project_dir, board_name, opt, kernels):
     from ..boards import load, make_board
     from ..harness.elfsize import elf_sizes
 
     board = make_board(load(board_name))
-    project = board.build(project_dir, opt)
+    project = board.build(project_dir, opt, kernels)
     s = elf_sizes(project.elf)
     c = board.config
     click.echo(f"{project.elf}: flash {s.flash_bytes:,} B of {c.flash.size:,} (weights/rodata {s.rodata:,}), "

@@ -15,8 +15,10 @@ from .board_options import board_option, port_option
               help="The source .tflite (default: found by sha256 in DIR or its parent).")
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="report.json path (default DIR/report.json); report.md is written beside it.")
+@click.option("--counter", type=click.Choice(["exact", "systick"]), default="exact", show_default=True,
+              help="QEMU boards: exact instruction count (our TCG plugin) or SysTick under -icount.")
 @click.option("--force", is_flag=True, help="Overwrite an existing report.")
-def profile(project_dir, board_name, port, data_spec, n, seed, tflite, output, force):
+def profile(project_dir, board_name, port, data_spec, n, seed, tflite, output, counter, force):
     from pathlib import Path
 
     from ..artifacts import check_writable
@@ -27,7 +29,7 @@ def profile(project_dir, board_name, port, data_spec, n, seed, tflite, output, f
     out = Path(output) if output else Path(project_dir) / "report.json"
     check_writable(out, force)
     config = load(board_name)
-    board = make_board(config) if config.emulated else make_board(config, port=port)
+    board = make_board(config, exact=counter == "exact") if config.emulated else make_board(config, port=port)
     report = run_profile(project_dir, board, ProfileConfig(n=n, data=data_spec, seed=seed, tflite=tflite), out)
     click.echo(markdown(report))
     click.echo(f"-> {out} and {out.with_suffix('.md')}")

@@ -10,7 +10,7 @@ def _fmt(v, unit=""):
     if v is None:
         return "—"
     if isinstance(v, float):
-        return f"{v:.4f}{unit}"
+        return f"{v:,.1f}{unit}" if abs(v) >= 100 else f"{v:.4f}{unit}"
     if isinstance(v, int):
         return f"{v:,}{unit}"
     return f"{v}{unit}"
@@ -42,7 +42,10 @@ def markdown(r: dict) -> str:
         f"| int8 TFLite accuracy (same samples) | {_fmt(r.get('tflite_accuracy'))} |",
         f"| bit-exact with TFLite (BUILTIN_REF) | {r.get('bit_exact')} ({r.get('mismatched_outputs', '—')} mismatched outputs) |",
     ]
-    if r.get("latency", {}).get("unit") == "instructions":
+    if lat.get("counter") == "qemu-tcg-plugin":
+        lines += ["", "QEMU does not model cycles: latency is the exact number of executed instructions, "
+                      "counted by our QEMU TCG plugin between two marker functions around `tp_model_run`."]
+    elif lat.get("counter") == "systick-icount":
         lines += ["", "QEMU does not model cycles: latency is executed instructions, counted by SysTick "
                       f"under `-icount shift=0` (resolution {lat.get('resolution')} instructions)."]
     if not r.get("complete", True):
