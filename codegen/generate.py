@@ -1,0 +1,265 @@
+"""TFLite flatbuffer -> C: IR, op emitters, memory plan, Jinja2 templates, files."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from tinyml_prune.artifacts import write_text
+from tinyml_prune.errors import ModelError, OutputExistsError
+
+from . import formats
+from .ir import Graph
+from .ops import OpEmitter, make_emitter
+from .planner import MemoryPlan, plan_memory
+from .tflite_reader import read_tflite
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ROUNDINGS = ("tflite", "tflm")
+
+
+@dataclass(frozen=True)
+class CodegenOptions:
+    format: str = "dense"
+    # "tflite": bit-exact with TensorFlow Lite's reference kernels (FULLY_CONNECTED rounds once);
+    # "tflm": gemmlowp double rounding everywhere, as TFLM and CMSIS-NN do.
+    rounding: str = "tflite"
+
+    def __post_init__(self):
+        if self.rounding not in ROUNDINGS:
+            raise ValueError(f"rounding must be one of {ROUNDINGS}")
+
+    @cached_property
+    def weight_format(self):
+        return formats.get(self.format)
+
+    def rounding_for(self, opcode: str) -> str:
+        if self.rounding == "tflite" and opcode == "FULLY_CONNECTED":
+            return "TP_ROUND_SINGLE"
+        return "TP_ROUND_DOUBLE"
+
+
+@dataclass
+class LayerView:
+    """What a template sees of one layer: the emitter plus where its data lives."""
+
+    e: OpEmitter
+    name: str
+    in_ptrs: list[str]
+    out_ptr: str
+    out_size: int
+    out_name: str
+    out_shape: list[int]
+    macs: int
+    scratch_ptr: str
+    scratch_bytes: int
+
+    @property
+    def emitter(self) -> OpEmitter:
+        return self.e
+
+
+@dataclass
+class Program:
+    graph: Graph
+    emitters: list[OpEmitter]
+    plan: MemoryPlan
+    options: CodegenOptions
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(a.nbytes for e in self.emitters for a in e.arrays if a.kind == "weights")
+
+    @property
+    def param_bytes(self) -> int:
+        return sum(a.nbytes for e in self.emitters for a in e.arrays if a.kind == "params")
+
+    @property
+    def macs(self) -> int:
+        return sum(e.macs() for e in self.emitters)
+
+    @property
+    def kernel_sources(self) -> list[str]:
+        return sorted({s for e in self.emitters for s in e.sources})
+
+    def layer_table(self) -> list[dict]:
+        rows = []
+        for pos, e in enumerate(self.emitters):
+            out = self.graph.tensors[e.op.outputs[0]]
+            rows.append(dict(layer=pos, operator=e.op.index, op=e.op.opcode, output=out.name, shape=list(out.shape),
+                             macs=e.macs(), weight_bytes=sum(a.nbytes for a in e.arrays if a.kind == "weights"),
+                             param_bytes=sum(a.nbytes for a in e.arrays if a.kind == "params"),
+                             scratch_bytes=e.scratch_bytes()))
+        return rows
+
+
+def check_graph(graph: Graph, source: str) -> None:
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise ModelError(f"{source} has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+                         "exactly one of each is supported")
+    for role, t in (("input", graph.input), ("output", graph.output)):
+        if t.dtype != "int8" or t.quant is None:
+            hint = " (a float model: quantize it to full-integer int8 first, e.g. `tinyml quantize`)" \
+                if t.dtype == "float32" else ""
+            raise ModelError(f"{source}: model {role} '{t.name}' is {t.dtype}"
+                             f"{'' if t.quant else ' without quantization'}; int8 input and output are "
+                             f"required{hint}")
+    if not graph.operators:
+        raise ModelError(f"{source} has no operators")
+
+
+def build_program(graph: Graph, options: CodegenOptions, source: str = "model") -> Program:
+    check_graph(graph, source)
+    emitters = [make_emitter(op, graph, options) for op in graph.operators]
+    return Program(graph, emitters, plan_memory(graph, emitters), options)
+
+
+def _c_float(x) -> str:
+    return float(np.float32(x)).hex() + "f"
+
+
+def _c_values(array, per_line: int = 16) -> str:
+    v = array.values.ravel()
+    if array.ctype == "float":
+        items = [_c_float(x) for x in v]
+        per_line = 6
+    else:
+        items = [str(int(x)) for x in v]
+    lines = ("    " + ", ".join(items[i:i + per_line]) + "," for i in range(0, len(items), per_line))
+    return "\n".join(lines)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["c_values"] = _c_values
+    env.filters["c_float"] = _c_float
+    return env
+
+
+def _comment(text: str, limit: int = 60) -> str:
+    text = text.replace("*/", "* /").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _views(program: Program) -> list[LayerView]:
+    plan, graph = program.plan, program.graph
+
+    def ptr(t_index: int) -> str:
+        kind, key = plan.home[t_index]
+        if kind == "input":
+            return "input"
+        if kind == "output":
+            return "output"
+        return f"(tp_arena.bytes + {plan.offsets[key]})"
+
+    views = []
+    for pos, e in enumerate(program.emitters):
+        out = graph.tensors[e.op.outputs[0]]
+        in_ptrs = [ptr(t.index) for t in e.activation_inputs]
+        scratch = e.scratch_bytes()
+        views.append(LayerView(
+            e=e, name=e.name, in_ptrs=in_ptrs, out_ptr=ptr(out.index), out_size=out.size,
+            out_name=_comment(out.name), out_shape=list(out.shape), macs=e.macs(),
+            scratch_ptr=f"(tp_arena.bytes + {plan.scratch[pos]})" if scratch else "NULL", scratch_bytes=scratch))
+    return views
+
+
+def _tf_version() -> str:
+    for dist in ("tensorflow", "tensorflow-cpu"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return "unknown"
+
+
+def _io(t) -> dict:
+    return dict(size=t.size, zero_point=t.zero_point, scale=t.scale, scale_repr=repr(float(np.float32(t.scale))),
+                shape=list(t.shape), name=t.name)
+
+
+def render(program: Program) -> dict[str, str]:
+    """File name -> text of every generated C file."""
+    graph = program.graph
+    meta = dict(version=metadata.version("tinyml-prune"), sha256=graph.sha256, tf_version=_tf_version(),
+                format=program.options.format, rounding=program.options.rounding)
+    arrays = []
+    for e in program.emitters:
+        for a in e.arrays:
+            arrays.append(dict(name=a.name, ctype=a.ctype, values=a.values, kind=a.kind,
+                               comment=f"operator {e.op.index} {e.op.opcode}: {a.kind}, {a.nbytes} bytes"))
+    arrays_ns = [_Obj(**a) for a in arrays]
+    ctx = dict(meta=meta, layers=_views(program), plan=program.plan, arrays=arrays_ns,
+               input=_io(graph.input), output=_io(graph.output))
+    env = _environment()
+    return {name: env.get_template(f"{name}.j2").render(**ctx)
+            for name in ("model.h", "model.c", "weights.h", "weights.c")}
+
+
+class _Obj:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def manifest(program: Program, wall_seconds: float) -> dict:
+    g = program.graph
+    return dict(
+        generator=f"tinyml-prune {metadata.version('tinyml-prune')}", model_sha256=g.sha256,
+        format=program.options.format, rounding=program.options.rounding,
+        input=_io(g.input), output=_io(g.output), arena_bytes=program.plan.arena_bytes,
+        weight_bytes=program.weight_bytes, param_bytes=program.param_bytes, macs=program.macs,
+        kernels=program.kernel_sources, layers=program.layer_table(), codegen_seconds=round(wall_seconds, 4),
+        trace_tensors=[e.op.outputs[0] for e in program.emitters],
+        sources=["model.c", "weights.c"] + [f"kernels/reference/{s}" for s in program.kernel_sources],
+        include_dirs=[".", "kernels/include"],
+        generator_version=metadata.version("tinyml-prune"), tf_version=_tf_version(),
+    )
+
+
+def kernel_files(program: Program) -> dict[str, Path]:
+    """Destination (relative to the output dir) -> source path of the kernels the model uses."""
+    from tinyml_prune.firmware import ROOT
+
+    root = ROOT / "kernels"
+    files = {f"kernels/include/{p.name}": p for p in sorted((root / "include").glob("*.h"))}
+    for src in program.kernel_sources:
+        files[f"kernels/reference/{src}"] = root / "ref" / src
+    return files
+
+
+@dataclass(frozen=True)
+class CodegenResult:
+    out_dir: Path
+    program: Program
+    files: tuple[str, ...]
+    manifest: dict = field(repr=False)
+
+
+def generate(tflite: bytes, out_dir: str | Path, options: CodegenOptions = CodegenOptions(),
+             force: bool = False, source: str = "model") -> CodegenResult:
+    """Generate the C project for ``tflite`` into ``out_dir``."""
+    t0 = time.perf_counter()
+    program = build_program(read_tflite(tflite, source), options, source)
+    texts = render(program)
+    out = Path(out_dir)
+    kernels = kernel_files(program)
+    targets = list(texts) + list(kernels) + ["manifest.json"]
+    if not force:
+        existing = [t for t in targets if (out / t).exists()]
+        if existing:
+            raise OutputExistsError(f"{out / existing[0]} already exists; pass --force to overwrite it")
+    for name, text in texts.items():
+        write_text(out / name, text)
+    for dest, src in kernels.items():
+        write_text(out / dest, src.read_text())
+    info = manifest(program, time.perf_counter() - t0)
+    write_text(out / "manifest.json", json.dumps(info, indent=2) + "\n")
+    return CodegenResult(out, program, tuple(targets), info)

@@ -1,0 +1,37 @@
+import click
+
+
+@click.command(help="Generate C for MODEL.tflite, compile it with the host gcc (-std=c99 -Wall -Wextra "
+                    "-Werror, ASan + UBSan), run N inputs and compare every output byte with TFLite's "
+                    "reference kernels (BUILTIN_REF). Exits 0 only when all outputs match.")
+@click.argument("model_path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--target", type=click.Choice(["host"]), default="host", show_default=True)
+@click.option("-n", "n", type=click.IntRange(min=1), default=50, show_default=True, help="Number of random inputs.")
+@click.option("--inputs", "inputs_path", type=click.Path(exists=True, dir_okay=False),
+              help=".npz with int8 (or float, quantized with the input scale) inputs, key x / x_test.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--rounding", type=click.Choice(["tflite", "tflm"]), default="tflite", show_default=True)
+@click.option("--keep", "keep_dir", type=click.Path(file_okay=False),
+              help="Keep the generated C and the host binary in this directory.")
+def verify(model_path, target, n, inputs_path, seed, rounding, keep_dir):
+    import warnings
+    from pathlib import Path
+
+    from tinyml_prune.codegen import CodegenOptions, read_tflite
+    from tinyml_prune.verify import VerifyFailed, load_inputs, random_inputs, verify_host
+
+    warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+    tflite = Path(model_path).read_bytes()
+    graph = read_tflite(tflite, model_path)
+    inp = graph.input
+    if inputs_path:
+        x = load_inputs(inputs_path, inp.shape, inp.scale, inp.zero_point)[:n]
+        what = f"{len(x)} inputs from {inputs_path}"
+    else:
+        x = random_inputs(inp.shape, n, seed)
+        what = f"{n} random inputs (seed {seed})"
+    result = verify_host(tflite, x, CodegenOptions(rounding=rounding), workdir=keep_dir, source=model_path)
+    click.echo(f"{target}: {result.matched}/{result.n} outputs bit-exact with TFLite BUILTIN_REF on {what}")
+    if not result.ok:
+        raise VerifyFailed(f"{result.n - result.matched} of {result.n} outputs differ "
+                           f"({result.mismatched_bytes} bytes); first mismatch: {result.mismatch}")
