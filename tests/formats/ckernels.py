@@ -154,3 +154,26 @@ def run_conv(lib, layer: Layer, x: np.ndarray, stride=(1, 1), padding=(0, 0), di
                                                      _p(out))
     assert st == 0, f"kernel status {st}"
     return out
+
+
+class DwParams(C.Structure):
+    _fields_ = [("input_offset", i32), ("output_offset", i32), ("ch_mult", i32), ("stride", Tile),
+                ("padding", Tile), ("dilation", Tile), ("activation", Act)]
+
+
+def run_dw(lib, layer: Layer, x: np.ndarray, ch_mult=1, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+           out_hw=None) -> np.ndarray:
+    """Depthwise: layer.w is [1, kh, kw, C*mult] as in TFLite."""
+    n, ih, iw, ic = x.shape
+    _, kh, kw, oc = layer.w.shape
+    oh, ow = out_hw
+    out = np.zeros((n, oh, ow, oc), np.int8)
+    x = np.ascontiguousarray(x, np.int8)
+    params = DwParams(layer.in_off, layer.out_off, ch_mult, Tile(stride[1], stride[0]), Tile(padding[1], padding[0]),
+                      Tile(dilation[1], dilation[0]), Act(*layer.act))
+    q = layer.quant()
+    din, dw, db, dout = Dims(n, ih, iw, ic), Dims(1, kh, kw, oc), Dims(1, 1, 1, oc), Dims(n, oh, ow, oc)
+    st = lib.tp_depthwise_conv_s8(None, C.byref(params), C.byref(q), C.byref(din), _p(x), C.byref(dw),
+                                  _p(layer.w), C.byref(db), _p(layer.bias), C.byref(dout), _p(out))
+    assert st == 0, f"kernel status {st}"
+    return out
