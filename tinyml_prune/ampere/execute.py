@@ -17,7 +17,8 @@ import numpy as np
 from ..errors import ModelError, UnsupportedOpError
 from . import format as fmt
 from .graph import Graph, Op
-from .requant import activation_range, channel_multipliers, requantize
+from ..codegen.quantization import activation_range, per_channel_multipliers
+from .requant import requantize
 
 GEMM_OPS = ("CONV_2D", "FULLY_CONNECTED")
 ROUNDING = {  # op -> rounding of TF 2.21's BUILTIN_REF kernels (FACTS.md), and TFLM's
@@ -106,11 +107,14 @@ def _layer(graph: Graph, op: Op, rounding: str) -> GemmLayer:
         conv = dict(op.options, kernel=(kh, kw), cin=cin)
     else:
         weights = w.data.reshape(cout, -1)
-    mult, shift = channel_multipliers(x.scale[0], np.broadcast_to(w.scale, (cout,)), out.scale[0])
+    # The code generator's constants (one implementation): TFLite's per-tensor FC ratio is a
+    # float32 product, every other one double.
+    mult, shift = per_channel_multipliers(float(x.scale[0]), np.broadcast_to(w.scale, (cout,)), float(out.scale[0]),
+                                          float_product=op.name == "FULLY_CONNECTED" and w.scale.size == 1)
     bias = bias_t.data.astype(np.int64) if bias_t is not None and bias_t.data is not None else np.zeros(cout, np.int64)
     return GemmLayer(op=op, name=out.name, weights=weights, bias=bias,
                      input_zero_point=int(x.zero_point[0]), output_zero_point=int(out.zero_point[0]),
-                     multiplier=mult, shift=shift,
+                     multiplier=np.array(mult, np.int64), shift=np.array(shift, np.int64),
                      act_range=activation_range(op.options["activation"], float(out.scale[0]), int(out.zero_point[0])),
                      rounding=rounding, input_shape=x.shape, output_shape=out.shape, conv=conv)
 

@@ -156,8 +156,8 @@ def prune_2to4(dense: np.ndarray) -> np.ndarray:
     shape = dense.shape
     flat = dense.reshape(-1, shape[-1])
     g = _padded(flat).reshape(flat.shape[0], -1, GROUP)
-    mag = np.abs(g.astype(np.int64))
-    order = np.argsort(-mag * GROUP + np.arange(GROUP), axis=-1, kind="stable")
+    mag = np.abs(g.astype(np.float64))
+    order = np.argsort(-mag, axis=-1, kind="stable")       # stable: ties keep the lower position
     mask = np.zeros(g.shape, dtype=bool)
     np.put_along_axis(mask, order[..., :KEEP], True, axis=-1)
     out = np.where(mask, g, 0).reshape(flat.shape[0], -1)[:, : shape[-1]]

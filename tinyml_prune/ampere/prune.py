@@ -26,3 +26,30 @@ def prune_model_2to4(tflite) -> bytes:
             # Groups of four along the GEMM K (= Kh*Kw*Cin flattened; = Cin when Cin % 4 == 0).
             new[w.index] = prune_2to4(w.data.reshape(w.shape[0], -1)).reshape(w.shape)
     return replace_buffers(tflite, new)
+
+
+def prune_keras_2to4(model) -> list[str]:
+    """Zero 2 of every 4 weights along input channels, by magnitude, in a float Keras model (in place).
+
+    Conv2D kernels ``[H, W, Cin, Cout]`` (Cin % 4 == 0 only, like tfmot's 2:4) and Dense kernels
+    ``[in, out]``; depthwise convolutions are left dense. Returns the pruned layers' names.
+    """
+    from ..kerasenv import keras
+
+    pruned = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.DepthwiseConv2D) or not isinstance(
+                layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            continue
+        weights = layer.get_weights()
+        k = weights[0]
+        if isinstance(layer, keras.layers.Conv2D):
+            if k.shape[2] % 4:
+                continue
+            kt = np.moveaxis(k, 2, -1)                       # Cin last: [H, W, Cout, Cin]
+            weights[0] = np.moveaxis(prune_2to4(kt), -1, 2)
+        else:
+            weights[0] = prune_2to4(k.T).T                   # [out, in]
+        layer.set_weights(weights)
+        pruned.append(layer.name)
+    return pruned

@@ -1,36 +1,14 @@
 """int32 accumulator → int8, exactly as TFLite's reference kernels (vectorised numpy).
 
 TF 2.21's reference CONV_2D uses gemmlowp double rounding, its FULLY_CONNECTED single
-rounding (measured, see FACTS.md). Both are given here as array functions.
+rounding (measured, see FACTS.md). Both are given here as array functions; the constants
+(multiplier, shift, activation range) come from the code generator's ``codegen/quantization.py``.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
-
-
-def quantize_multiplier(scale: float) -> tuple[int, int]:
-    """TFLite ``QuantizeMultiplier``: scale ≈ multiplier · 2^(shift - 31), multiplier in [2^30, 2^31)."""
-    if scale == 0.0:
-        return 0, 0
-    q, shift = math.frexp(scale)
-    q_fixed = math.floor(q * (1 << 31) + 0.5)           # TfLiteRound: half away from zero (q > 0)
-    if q_fixed == 1 << 31:
-        q_fixed //= 2
-        shift += 1
-    if shift < -31:
-        return 0, 0
-    return int(q_fixed), int(shift)
-
-
-def channel_multipliers(input_scale: float, weight_scales, output_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per output channel (multiplier, shift) from float32 scales, computed in double as TFLite."""
-    pairs = [quantize_multiplier(float(np.float32(input_scale)) * float(np.float32(s)) / float(np.float32(output_scale)))
-             for s in np.atleast_1d(weight_scales)]
-    return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
 
 
 def _srdhm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -72,23 +50,6 @@ def requantize(acc: np.ndarray, multiplier, shift, output_zero_point: int, act_m
     fn = {"double": multiply_double_rounding, "single": multiply_single_rounding}[rounding]
     out = fn(acc, np.asarray(multiplier, np.int64), np.asarray(shift, np.int64)) + output_zero_point
     return np.clip(out, act_min, act_max).astype(np.int8)
-
-
-def activation_range(fused: str, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLite ``CalculateActivationRangeQuantized`` for int8."""
-    lo, hi = -128, 127
-
-    def q(f: float) -> int:
-        v = np.float32(f) / np.float32(scale)
-        return zero_point + int(math.floor(abs(v) + 0.5) * (1 if v >= 0 else -1))
-
-    if fused == "RELU":
-        return max(lo, q(0.0)), hi
-    if fused == "RELU6":
-        return max(lo, q(0.0)), min(hi, q(6.0))
-    if fused == "RELU_N1_TO_1":
-        return max(lo, q(-1.0)), min(hi, q(1.0))
-    return lo, hi
 
 
 def _per_row(v: np.ndarray, acc: np.ndarray) -> np.ndarray:

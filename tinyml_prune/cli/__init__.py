@@ -24,6 +24,7 @@ COMMANDS = {
     "flash": "tinyml_prune.cli.flash:flash",
     "profile": "tinyml_prune.cli.profile:profile",
     "ampere": "tinyml_prune.cli.ampere:ampere",
+    "ampere": "tinyml_prune.cli.ampere:ampere",
 }
 
 HELP = {
@@ -35,6 +36,7 @@ HELP = {
     "build": "Cross-compile a generated model directory for a board (adds board/ and a Makefile).",
     "flash": "Boot (QEMU) or flash (real board) the firmware and check that it answers.",
     "profile": "Measure latency, flash, RAM, accuracy and bit-exactness on a board; write report.json/.md.",
+    "ampere": "Emulate the NVIDIA Ampere 2:4 sparse path per layer (bit-exact check) and model its A100 speed-up.",
     "ampere": "Emulate the NVIDIA Ampere 2:4 sparse path per layer (bit-exact check) and model its A100 speed-up.",
 }
 
