@@ -16,6 +16,7 @@ from ..errors import TinymlError
 # name -> "module:function", in the order of the pipeline.
 COMMANDS = {
     "train": "tinyml_prune.cli.train:train",
+    "prune": "tinyml_prune.cli.prune:prune",
     "quantize": "tinyml_prune.cli.quantize:quantize",
     "codegen": "tinyml_prune.cli.codegen:codegen",
     "verify": "tinyml_prune.cli.verify:verify",
@@ -23,12 +24,13 @@ COMMANDS = {
     "build": "tinyml_prune.cli.build:build",
     "flash": "tinyml_prune.cli.flash:flash",
     "profile": "tinyml_prune.cli.profile:profile",
-    "ampere": "tinyml_prune.cli.ampere:ampere",
+    "deploy": "tinyml_prune.cli.deploy:deploy",
     "ampere": "tinyml_prune.cli.ampere:ampere",
 }
 
 HELP = {
     "train": "Train a built-in model (digits CNN or ResNet-style) and save it.",
+    "prune": "Prune a Keras model (unstructured, N:M or channels; magnitude to second-order criteria).",
     "quantize": "Convert a Keras model to a full-integer int8 .tflite.",
     "codegen": "Generate C (weights, memory plan, kernel calls) from an int8 .tflite.",
     "verify": "Compile the generated C on the host and compare every byte with TFLite.",
@@ -36,7 +38,7 @@ HELP = {
     "build": "Cross-compile a generated model directory for a board (adds board/ and a Makefile).",
     "flash": "Boot (QEMU) or flash (real board) the firmware and check that it answers.",
     "profile": "Measure latency, flash, RAM, accuracy and bit-exactness on a board; write report.json/.md.",
-    "ampere": "Emulate the NVIDIA Ampere 2:4 sparse path per layer (bit-exact check) and model its A100 speed-up.",
+    "deploy": "The whole chain: train -> prune -> int8 -> C -> build -> flash -> profile, on a board.",
     "ampere": "Emulate the NVIDIA Ampere 2:4 sparse path per layer (bit-exact check) and model its A100 speed-up.",
 }
 

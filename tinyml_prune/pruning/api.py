@@ -158,8 +158,7 @@ def prune(model, config: PruneConfig = PruneConfig(), data=None, verbose: int = 
     Without labels, the dense model's own predictions are the targets.
     """
     if config.granularity == "channel":
-        from .channel_bridge import prune_channels  # structured pruning (pruning.channel)
-        return prune_channels(model, config, data, verbose)
+        return _prune_channels(model, config, data, verbose)
     pruned = clone(model)
     plans = plan(pruned, config)
     criterion = make_criterion(config.criterion, **dict(config.criterion_options))
@@ -245,3 +244,48 @@ def prune_layer(model, layer_name: str, ratio: float, criterion: str = "l1",
     }, "prune_layer")
     pruned, _ = prune(model, replace(cfg, layers={n: LayerConfig(skip=True) for n in others}), data)
     return pruned
+
+
+def _prune_channels(model, config: PruneConfig, data, verbose):
+    """Channel pruning through ``pruning.channel`` (physical slimming), then fine-tuning.
+
+    One-shot removes ``sparsity`` of every channel group at once; iterative removes it in
+    ``rounds`` steps (each round's fraction taken of the channels still there), fine-tuning
+    between rounds. Gradual schedules need masks that can grow back; channels are removed
+    physically, so they are refused here.
+    """
+    from .channel import ChannelConfig, prune_channels
+
+    sc, ft = config.schedule, config.finetune
+    if sc.kind == "gradual":
+        raise ModelError("channel pruning removes channels physically: use --schedule oneshot or iterative")
+    x, y = _sample(data, config.data_samples, ft.seed)
+    criterion = make_criterion(config.criterion, **dict(config.criterion_options))
+    if criterion.needs_data and x is None:
+        raise DataError(f"criterion {config.criterion!r} is data-driven: give it data (--data)")
+    rounds = sc.rounds if sc.kind == "iterative" else 1
+    if data is not None and ft.epochs > 0:
+        xt, yt = _training_set(model, data)
+    kept_before, current, creport = 1.0, model, None
+    for r in range(rounds):
+        kept_after = 1.0 - config.sparsity * (r + 1) / rounds
+        step = 1.0 - kept_after / kept_before
+        cc = replace(ChannelConfig.from_prune_config(config), sparsity=step)
+        current, creport = prune_channels(current, cc, data=x)
+        kept_before = kept_after
+        if data is not None and ft.epochs > 0:
+            _fit_plain(current, model, xt, yt, ft, verbose)
+    how = creport.notes()
+    report = PruneReport(build_rows(model, current, how), config.criterion, criterion.estimator,
+                         config.to_dict())
+    report.metrics["channel_report"] = creport.to_dict()
+    return current, report
+
+
+def _fit_plain(model, dense, x, y, ft: FinetuneConfig, verbose):
+    from .criteria.base import is_classifier
+
+    keras.utils.set_random_seed(ft.seed)
+    loss = "sparse_categorical_crossentropy" if is_classifier(dense) and y.ndim == 1 else "mse"
+    model.compile(optimizer=keras.optimizers.Adam(ft.learning_rate), loss=loss)
+    model.fit(x, y, batch_size=ft.batch_size, epochs=ft.epochs, verbose=verbose, shuffle=True)

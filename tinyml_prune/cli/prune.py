@@ -1,0 +1,90 @@
+import click
+
+from .options import force_option
+
+_CRITERIA = ["l1", "l2", "bn", "apoz", "taylor", "hessian", "chita"]
+
+
+@click.command(help="Prune MODEL (tf_keras .h5/.keras/SavedModel, or a Keras 3 .keras) and save a plain "
+                    "Keras model with zeros in its kernels (channel: a physically smaller model). Prints a "
+                    "per-layer table and writes it as JSON beside the output (OUT.prune.json). Options given "
+                    "here override the --recipe file.")
+@click.argument("model_path", type=click.Path(exists=True))
+@click.option("--data", "data_spec", default="digits", show_default=True,
+              help="'digits', an .npz (x_train, y_train, x_test, y_test), or 'probe[:N]': N smooth random "
+                   "inputs labelled by the dense model's own predictions (for models without data).")
+@click.option("--granularity", type=click.Choice(["unstructured", "nm", "channel"]), default=None,
+              help="[default: unstructured]")
+@click.option("--sparsity", type=float, default=None, help="Fraction of weights (channels) to remove. [default: 0.5]")
+@click.option("--nm", default=None, help="N:M pattern for --granularity nm. [default: 2:4]")
+@click.option("--criterion", type=click.Choice(_CRITERIA), default=None, help="[default: l1]")
+@click.option("--schedule", type=click.Choice(["oneshot", "iterative", "gradual"]), default=None,
+              help="[default: oneshot]")
+@click.option("--finetune-epochs", type=int, default=None, help="Fine-tuning epochs (reduced learning rate). [default: 0]")
+@click.option("--scope", type=click.Choice(["layer", "global"]), default=None,
+              help="Unstructured: every layer at the target, or one global threshold. [default: layer]")
+@click.option("--skip", default=None, help="Comma-separated layers to keep dense: names, 'first', 'last'.")
+@click.option("--hessian-dtype", type=click.Choice(["float32", "float16"]), default=None,
+              help="Precision of the Hessian-vector products (criterion hessian). [default: float32]")
+@click.option("--recipe", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TOML recipe (see docs/pruning.md); command-line options win over it.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@force_option
+def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule, finetune_epochs, scope,
+          skip, hessian_dtype, recipe, output, force):
+    from pathlib import Path
+
+    import numpy as np
+
+    from .. import data as data_mod
+    from ..artifacts import check_writable, write_json
+    from ..errors import DataError
+    from ..modelio import load_model, save_model
+    from ..pruning import api
+    from ..pruning.config import PruneConfig, load_recipe, merge
+
+    out = Path(output)
+    report_path = out.with_name(out.name.rsplit(".", 1)[0] + ".prune.json")
+    check_writable(out, force)
+    check_writable(report_path, force)
+    overrides = dict(granularity=granularity, sparsity=sparsity, nm=nm, criterion=criterion, scope=scope,
+                     skip=None if skip is None else tuple(s for s in skip.split(",") if s.strip()),
+                     schedule={"kind": schedule} if schedule else None,
+                     finetune={"epochs": finetune_epochs} if finetune_epochs is not None else None)
+    config = load_recipe(recipe, **overrides) if recipe else merge(PruneConfig(), **overrides)
+    if hessian_dtype:
+        opts = dict(config.criterion_options, dtype=hessian_dtype)
+        config = merge(config, criterion_options=opts)
+
+    model = load_model(model_path)
+    if data_spec.startswith("probe"):
+        from ..pruning.probe_data import probe_dataset
+
+        n = int(data_spec.split(":", 1)[1]) if ":" in data_spec else 512
+        x_train, x_test = probe_dataset(model, n, n)
+        data, y_test = (x_train, None), None
+    else:
+        ds = data_mod.load(data_spec)
+        if tuple(ds.input_shape) != tuple(model.input_shape[1:]):
+            raise DataError(f"data {ds.name!r} has inputs {ds.input_shape}, model {model.name!r} expects "
+                            f"{tuple(model.input_shape[1:])} (use --data probe for models without data)")
+        data, x_test, y_test = ds, ds.x_test, ds.y_test
+
+    pruned, report = api.prune(model, config, data)
+    dense_pred = model.predict(x_test, batch_size=256, verbose=0)
+    pruned_pred = pruned.predict(x_test, batch_size=256, verbose=0)
+    from ..pruning.criteria.base import is_classifier
+
+    if is_classifier(model):
+        report.metrics["agreement_with_dense"] = float((dense_pred.argmax(-1) == pruned_pred.argmax(-1)).mean())
+    if api._targets_fit(model, y_test):
+        report.metrics["accuracy_dense"] = float((dense_pred.argmax(-1) == y_test).mean())
+        report.metrics["accuracy_pruned"] = float((pruned_pred.argmax(-1) == y_test).mean())
+    report.metrics["output_mse_vs_dense"] = float(np.mean((dense_pred - pruned_pred) ** 2))
+    save_model(pruned, out, force=force)
+    write_json(report_path, report.to_dict(), force=True)
+    click.echo(report.table())
+    m = report.metrics
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float))
+    click.echo(f"{config.granularity} / {config.criterion} ({report.estimator}) -> {out}; {summary}; "
+               f"report {report_path}")
