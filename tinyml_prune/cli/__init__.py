@@ -25,7 +25,6 @@ COMMANDS = {
     "flash": "tinyml_prune.cli.flash:flash",
     "profile": "tinyml_prune.cli.profile:profile",
     "deploy": "tinyml_prune.cli.deploy:deploy",
-    "deploy": "tinyml_prune.cli.deploy:deploy",
     "ampere": "tinyml_prune.cli.ampere:ampere",
 }
 
@@ -39,7 +38,6 @@ HELP = {
     "build": "Cross-compile a generated model directory for a board (adds board/ and a Makefile).",
     "flash": "Boot (QEMU) or flash (real board) the firmware and check that it answers.",
     "profile": "Measure latency, flash, RAM, accuracy and bit-exactness on a board; write report.json/.md.",
-    "deploy": "The whole chain: train -> prune -> int8 -> C -> build -> flash -> profile, on a board.",
     "deploy": "The whole chain: train -> prune -> int8 -> C -> build -> flash -> profile, on a board.",
     "ampere": "Emulate the NVIDIA Ampere 2:4 sparse path per layer (bit-exact check) and model its A100 speed-up.",
 }
