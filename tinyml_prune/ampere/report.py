@@ -194,3 +194,13 @@ def speedup_chart(section: dict, path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
+
+
+def section_or_error(tflite, **kwargs) -> dict:
+    """`ampere_section` for the profile report: a failure here is recorded, not raised."""
+    from ..errors import TinymlError
+
+    try:
+        return ampere_section(tflite, **kwargs)
+    except TinymlError as e:
+        return {"error": str(e)}

@@ -17,6 +17,7 @@ from ..artifacts import sha256_bytes
 from ..errors import BoardError, DataError, ModelError, TinymlError
 from .elfsize import elf_sizes
 from .protocol import Client
+from ..ampere.report import section_or_error
 from .report import write_report
 
 PER_RUN_TIMEOUT_S = 30.0
@@ -110,6 +111,8 @@ def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: 
         "n": 0, "bit_exact": None, "mismatched_outputs": None, "sizes": sizes.as_dict(),
         "inputs": cfg.data or f"random int8 (seed {cfg.seed})", "complete": False,
     }
+    # The emulated Ampere 2:4 path of the same model, checked on the same inputs (issue #7).
+    report["ampere_2to4"] = section_or_error(tflite, inputs=x[:4])
     out = Path(out) if out else root / "report.json"
     timeout = PER_RUN_TIMEOUT_S + SECONDS_PER_MAC * int(manifest.get("macs", 0))
     ticks, exact, outputs = [], [], []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..ampere.report import ampere_markdown, speedup_chart
 from ..artifacts import write_json, write_text
 
 
@@ -50,6 +51,11 @@ def markdown(r: dict) -> str:
                       f"under `-icount shift=0` (resolution {lat.get('resolution')} instructions)."]
     if not r.get("complete", True):
         lines += ["", f"**Incomplete run**: {r.get('error')}"]
+    amp = r.get("ampere_2to4")
+    if amp and "error" in amp:
+        lines += ["", f"Emulated Ampere 2:4 path: not available ({amp['error']})."]
+    elif amp:
+        lines += ["", ampere_markdown(amp), "![2:4 speed-up per layer](ampere_speedup.png)"]
     return "\n".join(lines) + "\n"
 
 
@@ -58,4 +64,6 @@ def write_report(report: dict, json_path: str | Path) -> tuple[Path, Path]:
     md_path = json_path.with_suffix(".md")
     write_json(json_path, report)
     write_text(md_path, markdown(report))
+    if report.get("ampere_2to4") and "error" not in report["ampere_2to4"]:
+        speedup_chart(report["ampere_2to4"], json_path.with_name("ampere_speedup.png"))
     return json_path, md_path
