@@ -98,7 +98,7 @@ def reference_run(tflite: bytes, inputs: np.ndarray, trace_tensors: list[int] | 
 
 
 def verify_host(tflite: bytes, inputs: np.ndarray, options=None, workdir: str | Path | None = None,
-                source: str = "model", cc: str = "gcc") -> VerifyResult:
+                source: str = "model", cc: str = "gcc", sanitize: bool = True) -> VerifyResult:
     """Generate C for ``tflite``, build it for the host, run ``inputs`` and compare with TFLite."""
     from tinyml_prune.codegen import CodegenOptions, generate
 
@@ -108,7 +108,7 @@ def verify_host(tflite: bytes, inputs: np.ndarray, options=None, workdir: str | 
     with tempfile.TemporaryDirectory(prefix="tinyml-verify-") as tmp:
         root = Path(workdir) if workdir else Path(tmp)
         result = generate(tflite, root / "model", options, force=True, source=source)
-        exe = compile_host(root / "model", root / "tp_host", cc=cc)
+        exe = compile_host(root / "model", root / "tp_host", cc=cc, sanitize=sanitize)
         got, _ = run_host(exe, inputs, root)
         expected, _ = reference_run(tflite, inputs)
         diff = np.any(got != expected, axis=1)
