@@ -33,6 +33,13 @@ UART_SOURCES = {
 }
 # RP2040's boot ROM runs the first 256 bytes of flash (boot2) before the vector table.
 BOOT2 = {"rpi-pico": ("rp2040_boot2.c", 0x100)}
+# ...whose CRC-32 a small host tool patches in after linking.
+BOOT2_POST_LINK = [
+    "$(HOSTCC) -O2 -o build/boot2_crc board/boot2_crc.c",
+    "$(OBJCOPY) -O binary --only-section=.boot2 $@ build/boot2.bin",
+    "build/boot2_crc build/boot2.bin build/boot2_patched.bin",
+    "$(OBJCOPY) --update-section .boot2=build/boot2_patched.bin $@",
+]
 
 
 @dataclass(frozen=True)
@@ -143,11 +150,13 @@ def write_project(root: str | Path, board: BoardConfig, opt: str = "-O2", kernel
     platform = ["tp_port.h", "startup_cortexm.c", UART_SOURCES[board.uart.driver],
                 "timer_dwt.c" if board.timer == "dwt" else "timer_systick.c",
                 "exit_semihost.c" if board.emulated else "exit_spin.c"]
-    boot2 = None
+    boot2, post_link, host_tools = None, [], []
     if board.name in BOOT2:
         boot2_src, boot2 = BOOT2[board.name]
         platform.append(boot2_src)
-    for name in platform:
+        host_tools.append("boot2_crc.c")
+        post_link = BOOT2_POST_LINK
+    for name in platform + host_tools:
         shutil.copyfile(FIRMWARE / "platform" / name, board_dir / name)
     for name in RUNTIME_FILES:
         shutil.copyfile(FIRMWARE / "runtime" / name, board_dir / name)
@@ -162,6 +171,6 @@ def write_project(root: str | Path, board: BoardConfig, opt: str = "-O2", kernel
     sources += [f"board/{n}" for n in platform + RUNTIME_FILES if n.endswith(".c")]
     include_dirs = list(dict.fromkeys([".", *variant_dirs, *manifest["include_dirs"], "board"]))
     (root / "Makefile").write_text(env.get_template("Makefile.j2").render(
-        cpu_flags=board.cpu_flags, include_dirs=include_dirs, sources=sources, post_link="", **ctx))
+        cpu_flags=board.cpu_flags, include_dirs=include_dirs, sources=sources, post_link=post_link, **ctx))
     (root / "board" / "board.json").write_text(json.dumps({"board": board.name, "opt": opt, "kernels": kernels, "sources": sources}) + "\n")
     return Project(root, board, manifest)

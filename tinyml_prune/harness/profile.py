@@ -30,6 +30,7 @@ class ProfileConfig:
     data: str | None = None  # 'digits' or .npz; None -> seeded random inputs
     seed: int = 0
     tflite: str | None = None  # the source model (found in DIR or beside it when omitted)
+    timeout_s: float | None = None  # per reply; default grows with the model's MACs
 
 
 def find_tflite(root: Path, sha256: str, explicit: str | None) -> bytes:
@@ -114,7 +115,7 @@ def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: 
     # The emulated Ampere 2:4 path of the same model, checked on the same inputs (issue #7).
     report["ampere_2to4"] = section_or_error(tflite, inputs=x[:4])
     out = Path(out) if out else root / "report.json"
-    timeout = PER_RUN_TIMEOUT_S + SECONDS_PER_MAC * int(manifest.get("macs", 0))
+    timeout = cfg.timeout_s or PER_RUN_TIMEOUT_S + SECONDS_PER_MAC * int(manifest.get("macs", 0))
     ticks, exact, outputs = [], [], []
     count_exact = getattr(board, "exact_count", None)
     t0 = time.monotonic()
