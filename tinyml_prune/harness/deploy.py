@@ -138,9 +138,8 @@ def deploy(model_path: str | None, out: str | Path, cfg: DeployConfig, force: bo
         return r, {"artifact": "report.json", "bit_exact": r["bit_exact"], "accuracy": r["accuracy"],
                    "latency_median": r["latency"]["median"], "unit": r["latency"]["unit"]}
 
-    report = run("profile", profile)
-    # The codegen dir keeps a copy of its source model so `tinyml profile OUT/firmware` works alone.
-    return report
+    # `tinyml profile OUT/firmware` later finds OUT/model_int8.tflite beside it by its sha256.
+    return run("profile", profile)
 
 
 class _SilentUI:
