@@ -3,24 +3,41 @@ import click
 from .options import data_option, force_option
 
 
-@click.command(help="Convert MODEL (Keras) to a full-integer int8 .tflite: int8 input and output, "
-                    "per-channel int8 weights, activations calibrated on the training data.")
+@click.command(help="Convert MODEL (Keras, pruned or not) to a full-integer int8 .tflite: int8 input and "
+                    "output, per-channel int8 weights (Dense too), asymmetric int8 activations. By default "
+                    "quantization-aware training on --data that keeps the pruner's zeros and N:M groups "
+                    "exactly; --ptq for post-training quantization. Writes OUTPUT plus OUTPUT.report.json "
+                    "(per-layer sparsity float vs int8, N:M check, float vs int8 accuracy).")
 @click.argument("model_path", type=click.Path(exists=True))
 @data_option
-@click.option("--calibration-samples", type=int, default=200, show_default=True)
+@click.option("--qat-epochs", type=click.IntRange(0), default=3, show_default=True,
+              help="Epochs of quantization-aware fine-tuning (0: calibrated ranges only, no training).")
+@click.option("--ptq", is_flag=True, help="Post-training quantization instead of QAT.")
+@click.option("--learning-rate", type=float, default=1e-4, show_default=True, help="QAT learning rate.")
+@click.option("--per-tensor-dense", is_flag=True,
+              help="One weight scale per Dense kernel (tfmot's default) instead of per output unit.")
+@click.option("--calibration-samples", type=click.IntRange(1), default=200, show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @force_option
-def quantize(model_path, data_spec, calibration_samples, output, force):
-    from .. import data, models
-    from ..artifacts import check_writable, write_bytes
+def quantize(model_path, data_spec, qat_epochs, ptq, learning_rate, per_tensor_dense, calibration_samples,
+             output, force):
+    from .. import data
+    from ..artifacts import check_writable, write_bytes, write_json
     from ..modelio import load_model
-    from ..quantize import convert_ptq, tflite_accuracy
+    from ..quantize.qat import QATConfig
+    from ..quantize.quantize_report import format_report, quantize_with_report
 
+    report_path = output + ".report.json"
     check_writable(output, force)
+    check_writable(report_path, force)
     ds = data.load(data_spec)
     model = load_model(model_path)
-    tfl = convert_ptq(model, ds.calibration(calibration_samples))
+    config = QATConfig(epochs=qat_epochs, learning_rate=learning_rate, calibration_samples=calibration_samples,
+                       dense_per_channel=not per_tensor_dense)
+    tfl, report = quantize_with_report(model, ds, config, method="ptq" if ptq else "qat")
     write_bytes(output, tfl, force=force)
-    f_acc = models.accuracy(model, ds.x_test, ds.y_test)
-    q_acc = tflite_accuracy(tfl, ds.x_test, ds.y_test)
-    click.echo(f"int8 (PTQ) -> {output}: {len(tfl)} bytes; test accuracy float {f_acc:.4f}, int8 {q_acc:.4f}")
+    report["model"] = str(model_path)
+    report["tflite"] = str(output)
+    write_json(report_path, report, force=force)
+    click.echo(format_report(report))
+    click.echo(f"int8 ({report['method'].upper()}) -> {output}: {len(tfl)} bytes; report -> {report_path}")

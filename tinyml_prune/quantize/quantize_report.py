@@ -1,0 +1,79 @@
+"""Quantize (QAT or PTQ) and report what the int8 file kept: sparsity, N:M, accuracy."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import ModelError
+from .ptq import convert_ptq, run_tflite
+from .qat import QATConfig, qat
+from .sparsity_check import check_sparsity, format_sparsity
+
+
+def float_metric(model, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy for integer labels, else mean squared error."""
+    pred = model.predict(x, batch_size=256, verbose=0)
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
+        return float((pred.argmax(-1) == y).mean())
+    return float(np.mean((pred.reshape(y.shape) - y) ** 2))
+
+
+def int8_metric(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
+    out = run_tflite(tflite, x)
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
+        return float((out.reshape(len(x), -1).argmax(axis=1) == y).mean())
+    # dequantize the int8 output to compare with float targets
+    from .ptq import make_interpreter
+
+    interp = make_interpreter(tflite)
+    scale, zp = interp.get_output_details()[0]["quantization"]
+    deq = (out.astype(np.float32) - zp) * scale if scale else out.astype(np.float32)
+    return float(np.mean((deq.reshape(y.shape) - y) ** 2))
+
+
+def quantize_with_report(model, ds, config: QATConfig = QATConfig(), method: str = "qat") -> tuple[bytes, dict]:
+    """int8 .tflite bytes and a JSON-able report; raises if a pruned zero or N:M group was lost."""
+    t0 = time.perf_counter()
+    folded = []
+    if method == "qat":
+        result = qat(model, ds, config)
+        tfl = result.tflite
+        folded = result.fold_log.describe()
+    elif method == "ptq":
+        tfl = convert_ptq(model, ds.calibration(config.calibration_samples))
+    else:
+        raise ValueError(method)
+    seconds = time.perf_counter() - t0
+    rows = check_sparsity(model, tfl)
+    classifier = ds.y_test.ndim == 1 and np.issubdtype(ds.y_test.dtype, np.integer)
+    report = {
+        "method": method,
+        "config": {"epochs": config.epochs, "learning_rate": config.learning_rate,
+                   "calibration_samples": config.calibration_samples,
+                   "dense_per_channel": config.dense_per_channel} if method == "qat" else
+                  {"calibration_samples": config.calibration_samples},
+        "folded": folded,
+        "metric": "accuracy" if classifier else "mse",
+        "float": float_metric(model, ds.x_test, ds.y_test),
+        "int8": int8_metric(tfl, ds.x_test, ds.y_test),
+        "tflite_bytes": len(tfl),
+        "seconds": round(seconds, 2),
+        "layers": [r.as_dict() for r in rows],
+    }
+    broken = [r for r in rows if r.lost_zeros or r.nm_int8_intact is False]
+    if broken:
+        r = broken[0]
+        raise ModelError(f"layer {r.layer!r}: int8 weights lost {r.lost_zeros} pruned zeros"
+                         + (f" and the {r.nm_float} pattern" if r.nm_int8_intact is False else ""))
+    return tfl, report
+
+
+def format_report(report: dict) -> str:
+    from .sparsity_check import LayerSparsity
+
+    rows = [LayerSparsity(**r) for r in report["layers"]]
+    lines = [format_sparsity(rows)]
+    lines += [f"folded: {f}" for f in report["folded"]]
+    lines.append(f"test {report['metric']}: float {report['float']:.4f}, int8 {report['int8']:.4f}")
+    return "\n".join(lines)
