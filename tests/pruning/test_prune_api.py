@@ -85,3 +85,9 @@ def test_fixture_without_data_uses_probe_inputs(tmp_path):
     assert rows["conv2d_1"]["pruning"] == "2:4"
     assert "not divisible" in rows["dense"]["note"] or rows["dense"]["pruning"] == "2:4"
     assert 0.0 <= rep["metrics"]["agreement_with_dense"] <= 1.0
+
+
+def test_prune_layer_channel_slims_only_that_group(cnn):
+    p = prune_layer(cnn, "pw3", 0.5, criterion="l1", granularity="channel")
+    assert p.get_layer("pw3").kernel.shape[-1] == cnn.get_layer("pw3").kernel.shape[-1] // 2
+    assert p.get_layer("conv1").kernel.shape == cnn.get_layer("conv1").kernel.shape

@@ -234,15 +234,16 @@ def prune_layer(model, layer_name: str, ratio: float, criterion: str = "l1",
     names = [l.name for l in prunable_layers(model)]
     if layer_name not in names:
         raise ModelError(f"layer {layer_name!r} has no prunable kernel (prunable: {', '.join(names)})")
-    others = {n: {"skip": True} for n in names if n != layer_name}
     from .config import LayerConfig, config_from_dict
 
     cfg = config_from_dict({
         "granularity": granularity, "sparsity": ratio, "nm": nm, "criterion": criterion,
         "criterion_options": criterion_options or {}, "include_depthwise": True,
-        "layers": {n: dict(v) for n, v in others.items()},
     }, "prune_layer")
-    pruned, _ = prune(model, replace(cfg, layers={n: LayerConfig(skip=True) for n in others}), data)
+    # Channel groups are shared by producers and consumers, so "skip" would freeze the layer's
+    # consumers too: other layers get a zero target instead.
+    other = LayerConfig(sparsity=0.0) if granularity == "channel" else LayerConfig(skip=True)
+    pruned, _ = prune(model, replace(cfg, layers={n: other for n in names if n != layer_name}), data)
     return pruned
 
 
