@@ -57,3 +57,31 @@ def test_tflm_rounding_differs_only_where_expected():
     assert not result.ok
     assert result.mismatch.opcode == "FULLY_CONNECTED"
     assert abs(result.mismatch.expected - result.mismatch.got) == 1
+
+
+def test_unseen_keras_model_with_every_op(tmp_path):
+    """A converter-made model the generator has never seen: RELU6, depth multiplier 2,
+    both pools, a residual ADD, per-channel Dense, softmax."""
+    import numpy as np
+
+    from tinyml_prune.kerasenv import keras
+    from tinyml_prune.quantize import convert_ptq
+
+    keras.utils.set_random_seed(5)
+    L = keras.layers
+    x_in = keras.Input((12, 10, 3))
+    x = L.Conv2D(8, 3, padding="same", activation="relu6")(x_in)  # (TFLite lowers Keras dilation to SPACE_TO_BATCH)
+    y = L.DepthwiseConv2D(3, strides=2, depth_multiplier=2, padding="same", activation="relu")(x)
+    y = L.MaxPooling2D(2, padding="same")(y)
+    z = L.Conv2D(16, 1)(y)
+    y = L.Add()([y, z])
+    y = L.AveragePooling2D((3, 2), strides=(1, 2), padding="valid")(y)
+    y = L.Flatten()(y)
+    out = L.Dense(7, activation="softmax")(y)
+    model = keras.Model(x_in, out)
+    calib = np.random.default_rng(0).normal(size=(32, 12, 10, 3)).astype(np.float32)
+    tflite = convert_ptq(model, calib)
+    ops = {op.opcode for op in read_tflite(tflite).operators}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "ADD", "FULLY_CONNECTED",
+            "SOFTMAX"} <= ops
+    _check(tflite, seed=2)
