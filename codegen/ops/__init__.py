@@ -13,6 +13,7 @@ import numpy as np
 
 from tinyml_prune.errors import ModelError, UnsupportedOpError
 
+from .. import formats
 from ..ir import Graph, Operator, Tensor
 
 EMITTERS: dict[str, type["OpEmitter"]] = {}
@@ -44,6 +45,7 @@ class OpEmitter:
     template: ClassVar[str]  # under templates/ops/, defines macros declare(l) and invoke(l)
     sources: ClassVar[tuple[str, ...]] = ()  # kernel .c files (under firmware/kernels/ref)
     in_place: ClassVar[bool] = False  # output may share the input's buffer (RESHAPE)
+    format_scratch: int = 0  # scratch the weight format's kernel needs (set by formats.specialize)
 
     def __init__(self, op: Operator, graph: Graph, options):
         self.op = op
@@ -52,6 +54,7 @@ class OpEmitter:
         self.name = f"l{op.index}"
         self.arrays: list[CArray] = []
         self.prepare()
+        formats.specialize(self)
 
     # -- helpers for subclasses -------------------------------------------------------
     def where(self) -> str:
@@ -111,12 +114,9 @@ class OpEmitter:
         return name
 
     def encode_weights(self, values: np.ndarray) -> str:
-        """The filter through the selected weight format; returns the C name kernels read."""
-        fmt = self.options.weight_format
-        if fmt.name != "dense":
-            self.fail(f"weight format '{fmt.name}' has no {self.op.opcode} kernel in the code generator")
-        enc = fmt.encode(values, layer=self.where())
-        return self.add_array("filter", "int8_t", enc.arrays["weights"], "weights")
+        """The filter as dense int8; after prepare(), formats.specialize() re-encodes it in
+        the format the options ask for (sparse kernels, folded bias)."""
+        return self.add_array("filter", "int8_t", np.ascontiguousarray(values, np.int8).reshape(-1), "weights")
 
     def add_array(self, suffix: str, ctype: str, values, kind: str) -> str:
         name = f"{self.name}_{suffix}"
@@ -134,7 +134,7 @@ class OpEmitter:
         return sum(a.nbytes for a in self.arrays)
 
     def scratch_bytes(self) -> int:
-        return 0
+        return self.format_scratch
 
     @property
     def activation_inputs(self) -> list[Tensor]:

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "tp_nn_types.h"
+#include "tp_nn_sparse.h" /* CSR, bitmask, N:M kernels (issue #6) */
 
 #ifdef __cplusplus
 extern "C" {
