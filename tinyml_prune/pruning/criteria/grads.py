@@ -31,11 +31,17 @@ def per_sample_gradients(ctx, layers, n_max: int) -> np.ndarray:
     ``layers`` order (n = min(n_max, len(ctx.x)))."""
     variables = [kernel_variable(l) for l in layers]
     x, y = ctx.x[:n_max], ctx.y[:n_max]
-    rows = []
-    for i in range(0, len(x), 32):
-        xb, yb = x[i:i + 32], y[i:i + 32]
+
+    # one traced function: pfor conversion of the jacobian is expensive when done eagerly
+    @tf.function(reduce_retracing=True)
+    def jacobian(xb, yb):
         with tf.GradientTape() as tape:
             losses = ctx.per_sample_loss(yb, ctx.model(xb, training=False))
-        jac = tape.jacobian(losses, variables, experimental_use_pfor=True)
+        return tape.jacobian(losses, variables, experimental_use_pfor=True)
+
+    rows = []
+    for i in range(0, len(x), 64):
+        xb, yb = x[i:i + 64], y[i:i + 64]
+        jac = jacobian(tf.constant(xb), tf.constant(yb))
         rows.append(np.concatenate([j.numpy().reshape(len(xb), -1) for j in jac], axis=1))
     return np.concatenate(rows, axis=0).astype(np.float64)
