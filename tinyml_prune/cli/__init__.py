@@ -16,6 +16,7 @@ from ..errors import TinymlError
 # name -> "module:function", in the order of the pipeline.
 COMMANDS = {
     "train": "tinyml_prune.cli.train:train",
+    "sensitivity": "tinyml_prune.cli.sensitivity:sensitivity",
     "prune": "tinyml_prune.cli.prune:prune",
     "quantize": "tinyml_prune.cli.quantize:quantize",
     "codegen": "tinyml_prune.cli.codegen:codegen",
@@ -30,8 +31,9 @@ COMMANDS = {
 
 HELP = {
     "train": "Train a built-in model (digits CNN or ResNet-style) and save it.",
+    "sensitivity": "Per-layer pruning sensitivity curves (one layer at a time, cached, parallel) + PNG.",
     "prune": "Prune a Keras model (unstructured, N:M or channels; magnitude to second-order criteria).",
-    "quantize": "Convert a Keras model to a full-integer int8 .tflite.",
+    "quantize": "Keras -> int8 .tflite: sparsity-preserving QAT (default) or --ptq; per-layer sparsity report.",
     "codegen": "Generate C (weights, memory plan, kernel calls) from an int8 .tflite.",
     "verify": "Compile the generated C on the host and compare every byte with TFLite.",
     "boards": "List the boards (emulated QEMU and real) with core, flash, RAM and clock.",

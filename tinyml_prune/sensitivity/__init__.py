@@ -1,0 +1,1 @@
+"""Sensitivity analysis: per-layer pruning curves (``sweep.py``) and plots (``plot.py``)."""
