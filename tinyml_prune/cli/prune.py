@@ -28,10 +28,19 @@ _CRITERIA = ["l1", "l2", "bn", "apoz", "taylor", "hessian", "chita"]
               help="Precision of the Hessian-vector products (criterion hessian). [default: float32]")
 @click.option("--recipe", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML recipe (see docs/pruning.md); command-line options win over it.")
+@click.option("--auto", "auto_budget", default=None,
+              help="Choose per-layer ratios for a budget: accuracy-drop=0.01 | flash=48KiB | macs=0.5 "
+                   "(see docs/sensitivity.md). Writes OUT.auto.json with predicted vs measured.")
+@click.option("--auto-from", type=click.Choice(["sensitivity", "hessian"]), default="sensitivity", show_default=True,
+              help="Damage curves from a sweep (--sensitivity) or Hutchinson Hessian traces (HAP-style, no sweep).")
+@click.option("--sensitivity", "sensitivity_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="sens.json from `tinyml sensitivity` (for --auto).")
+@click.option("--format", "weight_format", type=click.Choice(["csr", "bitmask", "dense"]), default="csr",
+              show_default=True, help="Codegen weight format a flash= budget is counted in.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @force_option
 def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule, finetune_epochs, scope,
-          skip, hessian_dtype, recipe, output, force):
+          skip, hessian_dtype, recipe, auto_budget, auto_from, sensitivity_path, weight_format, output, force):
     from pathlib import Path
 
     import numpy as np
@@ -70,7 +79,24 @@ def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule,
                             f"{tuple(model.input_shape[1:])} (use --data probe for models without data)")
         data, x_test, y_test = ds, ds.x_test, ds.y_test
 
+    auto_info = None
+    if auto_budget:
+        from ..pruning import auto
+
+        if data_spec.startswith("probe"):
+            raise DataError("--auto measures accuracy: give it a labelled dataset (digits or an .npz)")
+        auto_path = out.with_name(out.name.rsplit(".", 1)[0] + ".auto.json")
+        check_writable(auto_path, force)
+        req = auto.AutoRequest(auto.parse_budget(auto_budget), auto_from, sensitivity_path, weight_format,
+                               tuple(config.skip))
+        auto_info = auto.choose_ratios(model, ds, req, criterion=config.criterion)
+        config = auto.apply_to_config(config, auto_info)
+
     pruned, report = api.prune(model, config, data)
+    if auto_info is not None:
+        auto_info["measured"] = auto.measure(auto_info, model, pruned, ds, weight_format)
+        auto_info["finetune_epochs"] = config.finetune.epochs
+        write_json(auto_path, auto_info, force=True)
     dense_pred = model.predict(x_test, batch_size=256, verbose=0)
     pruned_pred = pruned.predict(x_test, batch_size=256, verbose=0)
     from ..pruning.criteria.base import is_classifier
@@ -88,3 +114,5 @@ def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule,
     summary = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float))
     click.echo(f"{config.granularity} / {config.criterion} ({report.estimator}) -> {out}; {summary}; "
                f"report {report_path}")
+    if auto_info is not None:
+        click.echo(auto.format_auto(auto_info) + f"\n-> {auto_path}")
