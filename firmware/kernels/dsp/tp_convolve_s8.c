@@ -4,7 +4,10 @@
  * input and the filter when dilation.w == 1, so each output pixel is a sum over kernel
  * rows of contiguous int8 dot products (the whole patch at once for a 1x1 convolution:
  * a GEMM). Padding clips the row segment, since TFLite's padding contributes nothing.
- * Pixels go in pairs and output channels in pairs: each loaded word feeds two SMLADs. */
+ * Pixels go in pairs and output channels in pairs: each loaded word feeds two SMLADs.
+ * Small patches (<= TP_CONV_PATCH_MAX bytes, e.g. a first layer with one input channel)
+ * are instead gathered for two pixels into a stack buffer padded with the zero point,
+ * so that every pixel pair runs one long dot product instead of many short ones. */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
 
@@ -97,6 +100,29 @@ static int32_t conv_1x1(const int8_t *in, const tp_dims *id, const tp_dims *fd, 
     return acc;
 }
 
+#define TP_CONV_PATCH_MAX 256
+
+static void gather_patch(const int8_t *in, const tp_dims *id, const tp_dims *fd, const tp_conv_params *p,
+                         int32_t pix, int32_t out_w, int8_t *dst)
+{
+    const int32_t cin = id->c;
+    const int32_t y0 = (pix / out_w) * p->stride.h - p->padding.h;
+    const int32_t x0 = (pix % out_w) * p->stride.w - p->padding.w;
+    const int8_t pad = (int8_t)(-p->input_offset); /* the zero point: (pad + offset) * w = 0 */
+    for (int32_t ky = 0; ky < fd->h; ky++) {
+        const int32_t y = y0 + ky * p->dilation.h;
+        for (int32_t kx = 0; kx < fd->w; kx++) {
+            const int32_t x = x0 + kx * p->dilation.w;
+            if (y >= 0 && y < id->h && x >= 0 && x < id->w) {
+                memcpy(dst, in + ((int64_t)y * id->w + x) * cin, (size_t)cin);
+            } else {
+                memset(dst, pad, (size_t)cin);
+            }
+            dst += cin;
+        }
+    }
+}
+
 static inline int8_t finish(int32_t acc, int32_t oc, const tp_conv_params *p, const tp_quant_params *q)
 {
     const int32_t i = q->per_channel ? oc : 0;
@@ -120,6 +146,41 @@ tp_status tp_convolve_s8(const tp_context *ctx, const tp_conv_params *params, co
     for (int32_t b = 0; b < input_dims->n; b++) {
         const int8_t *in = input + (int64_t)b * input_dims->h * input_dims->w * input_dims->c;
         int8_t *out = output + (int64_t)b * pixels * out_c;
+        const int pointwise = filter_dims->h == 1 && filter_dims->w == 1 && params->padding.h == 0 &&
+                              params->padding.w == 0;
+        if (!pointwise && patch <= TP_CONV_PATCH_MAX) {
+            int8_t cols[2][TP_CONV_PATCH_MAX];
+            for (int32_t pix = 0; pix < pixels; pix += 2) {
+                const int two = pix + 1 < pixels;
+                gather_patch(in, input_dims, filter_dims, params, pix, out_w, cols[0]);
+                if (two) {
+                    gather_patch(in, input_dims, filter_dims, params, pix + 1, out_w, cols[1]);
+                }
+                int8_t *oa = out + (int64_t)pix * out_c, *ob = oa + out_c;
+                int32_t oc = 0;
+                for (; oc + 2 <= out_c; oc += 2) {
+                    const int8_t *f0 = filter + (int64_t)oc * patch;
+                    const int32_t b0 = bias != NULL ? bias[oc] : 0, b1 = bias != NULL ? bias[oc + 1] : 0;
+                    int32_t a0a = b0, a0b = b0, a1a = b1, a1b = b1;
+                    tp_dot_2x2(f0, f0 + patch, cols[0], cols[two], patch, off2, &a0a, &a0b, &a1a, &a1b);
+                    oa[oc] = finish(a0a, oc, params, quant);
+                    oa[oc + 1] = finish(a1a, oc + 1, params, quant);
+                    if (two) {
+                        ob[oc] = finish(a0b, oc, params, quant);
+                        ob[oc + 1] = finish(a1b, oc + 1, params, quant);
+                    }
+                }
+                for (; oc < out_c; oc++) {
+                    const int8_t *f0 = filter + (int64_t)oc * patch;
+                    const int32_t b0 = bias != NULL ? bias[oc] : 0;
+                    oa[oc] = finish(tp_dot_1x1(f0, cols[0], patch, off2, b0), oc, params, quant);
+                    if (two) {
+                        ob[oc] = finish(tp_dot_1x1(f0, cols[1], patch, off2, b0), oc, params, quant);
+                    }
+                }
+            }
+            continue;
+        }
         for (int32_t pix = 0; pix < pixels;) {
             const window wa = make_window(pix / out_w, pix % out_w, params, input_dims, filter_dims);
             window wb = wa;

@@ -15,7 +15,19 @@ static void rows_nm(const void *filter, const int8_t *x, int32_t rows, int32_t c
     for (int32_t o = 0; o < rows; o++) {
         int32_t acc = bias != NULL ? bias[o] : 0;
         int32_t bit = 0;
-        for (int32_t g = 0; g < groups; g++) {
+        int32_t g = 0;
+        if (n == 2 && m == 4) {
+            /* 2:4: one index byte holds the four 2-bit positions of two whole groups */
+            const uint8_t *ib = index;
+            for (; g + 2 <= groups && (g + 2) * 4 <= cols; g += 2, v += 4, ib++) {
+                const uint32_t b = *ib;
+                const int8_t *xg = x + g * 4;
+                acc += v[0] * xg[b & 3u] + v[1] * xg[(b >> 2) & 3u] + v[2] * xg[4 + ((b >> 4) & 3u)] +
+                       v[3] * xg[4 + (b >> 6)];
+            }
+            bit = g * n * bits;
+        }
+        for (; g < groups; g++) {
             const int32_t base = g * m;
             for (int32_t j = 0; j < n; j++, bit += bits) {
                 /* a field never straddles more than two bytes (bits <= 4 divides 8 or fits) */
