@@ -35,11 +35,15 @@ class ProfileConfig:
 
 def find_tflite(root: Path, sha256: str, explicit: str | None) -> bytes:
     if explicit:
+        if not Path(explicit).is_file():
+            raise ModelError(f"--tflite {explicit} is not a file")
         blob = Path(explicit).read_bytes()
         if sha256_bytes(blob) != sha256:
             raise ModelError(f"{explicit} is not the model {root} was generated from (sha256 differs)")
         return blob
     for candidate in sorted([*root.glob("*.tflite"), *root.parent.glob("*.tflite")]):
+        if not candidate.is_file():  # a directory that happens to be named *.tflite
+            continue
         blob = candidate.read_bytes()
         if sha256_bytes(blob) == sha256:
             return blob
