@@ -9,7 +9,7 @@ import pytest
 from tinyml_prune import data
 from tinyml_prune.errors import DataError
 
-from .conftest import REPO
+from conftest import REPO
 
 
 def run_cli(*args, check=True):
