@@ -17,9 +17,11 @@ import jinja2
 from tinyml_prune import __version__
 from tinyml_prune.errors import BoardError, ModelError
 
+from tinyml_prune.firmware import ROOT as FIRMWARE_ROOT
+
 from .config import BoardConfig
 
-FIRMWARE = Path(__file__).resolve().parent.parent / "firmware"
+FIRMWARE = FIRMWARE_ROOT
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 RUNTIME_FILES = ["tp_protocol.h", "tp_runtime.h", "tp_runtime.c", "tp_crc32.c", "main.c"]
 
