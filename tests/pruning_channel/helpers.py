@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyml_prune.kerasenv import keras
+from tinyml_prune.pruning.channel.api import enforce_minimum
 
 L = keras.layers
 
@@ -77,4 +78,4 @@ def random_keep(cgraph, rng) -> set:
         if g.prunable and g.size > 1:
             n_remove = int(rng.integers(1, g.size))
             keep -= set(rng.choice(g.channels, n_remove, replace=False).tolist())
-    return keep
+    return enforce_minimum(cgraph, keep, lambda name: 1)

@@ -144,3 +144,26 @@ def test_bn_criterion_without_bn_excludes_the_group():
     plan = plan_channels(keras.Model(inp, out), ChannelConfig(criterion="bn"))
     g = next(g for g in plan.groups if g.sources == ["h"])
     assert g.channels_after == 8 and "has nothing to score" in g.excluded[-1]
+
+
+def test_no_layer_is_emptied_by_a_coupled_group():
+    # A 1-channel branch concatenated into a stream that an Add ties to another conv: the
+    # group has 5 channels, but "side" owns one of them and must keep it.
+    inp = keras.Input((4, 4, 2))
+    a = L.Conv2D(4, 1, name="a")(inp)
+    side = L.Conv2D(1, 1, name="side")(inp)
+    cat = L.Concatenate(name="cat")([a, side])
+    b = L.Conv2D(5, 1, name="b")(inp)
+    out = L.Dense(2, name="out")(L.Flatten(name="flat")(L.Add(name="add")([cat, b])))
+    model = keras.Model(inp, out)
+    w, bias = model.get_layer("side").get_weights()
+    model.get_layer("side").set_weights([w * 0, bias * 0])  # the weakest channel by far
+    slim, _ = prune_channels(model, ChannelConfig(sparsity=0.8))
+    assert slim.get_layer("side").filters == 1
+    assert slim.get_layer("a").filters == 1 and slim.get_layer("b").filters == 2
+    cgraph = analyse(model)
+    from tinyml_prune.pruning.channel import slim_model
+
+    side_root = int(cgraph.tensor_channels[("side", 0, 0)][0])
+    with pytest.raises(ModelError, match="layer 'side' would keep none of its 1 output channels"):
+        slim_model(model, cgraph, cgraph.all_roots() - {side_root})

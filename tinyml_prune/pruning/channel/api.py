@@ -15,7 +15,7 @@ import numpy as np
 from ...errors import ModelError
 from .dependency import ChannelGraph, analyse
 from .graph import build_graph, functional
-from .handlers import handler_for
+from .handlers import ProducerHandler, handler_for
 from .slim import mask_model, slim_model
 
 
@@ -135,8 +135,7 @@ class ChannelReport:
 
 
 def _resolve_skip(cgraph: ChannelGraph, config: ChannelConfig) -> set:
-    producers = [c.name for c in cgraph.graph.calls
-                 if handler_for(c.layer) is not None and hasattr(handler_for(c.layer), "count_key")]
+    producers = [c.name for c in cgraph.graph.calls if isinstance(handler_for(c.layer), ProducerHandler)]
     names = {c.name for c in cgraph.graph.calls}
     out = {n for n, lc in config.layers.items() if getattr(lc, "skip", False)}
     for item in config.skip:
@@ -184,19 +183,52 @@ def plan_channels(model, config: ChannelConfig, data=None, ctx=None) -> ChannelP
 
     scores = group_scores(ctx, cgraph, criterion)
     keep = cgraph.all_roots()
-    plans = []
+    priority = {}
     for g in cgraph.groups:
         sparsity, minimum = _group_settings(g, config)
-        plan = GroupPlan(g.id, g.sources, g.members, g.size, g.size, list(g.excluded), sparsity)
         if g.prunable and g.id in scores:
             n_remove = min(int(np.floor(sparsity * g.size + 1e-9)), g.size - min(minimum, g.size))
             order = np.argsort(scores[g.id], kind="stable")
-            removed = sorted(order[:n_remove].tolist())
-            keep -= {int(g.channels[i]) for i in removed}
-            plan.removed = removed
-            plan.channels_after = g.size - n_remove
-        plans.append(plan)
+            keep -= {int(g.channels[i]) for i in order[:n_remove]}
+            priority.update(zip(g.channels.tolist(), scores[g.id].tolist()))
+    keep = enforce_minimum(cgraph, keep, lambda name: _layer_minimum(name, config), priority)
+    plans = []
+    for g in cgraph.groups:
+        sparsity, _ = _group_settings(g, config)
+        removed = [i for i, r in enumerate(g.channels.tolist()) if r not in keep]
+        plans.append(GroupPlan(g.id, g.sources, g.members, g.size, g.size - len(removed), list(g.excluded),
+                               sparsity, removed))
     return ChannelPlan(cgraph, keep, plans, criterion.name, criterion.estimator)
+
+
+def _layer_minimum(name: str, config: ChannelConfig) -> int:
+    lc = config.layers.get(name)
+    own = getattr(lc, "min_channels", None) if lc is not None else None
+    return config.min_channels if own is None else own
+
+
+def enforce_minimum(cgraph: ChannelGraph, keep: set, minimum, priority=None) -> set:
+    """Give back removed channels until every producing layer (Conv/Dense) keeps at least
+    ``minimum(layer name)`` output channels (or all it has). Coupled groups can otherwise
+    empty one member - e.g. a narrow branch concatenated into a residual stream.
+    ``priority``: channel -> score; higher scores come back first."""
+    priority = priority or {}
+    keep = set(keep)
+    for call in cgraph.graph.calls:
+        if not isinstance(handler_for(call.layer), ProducerHandler) or call.name in cgraph.unsupported:
+            continue
+        roots = cgraph.tensor_channels[call.outputs[0]].tolist()
+        need = min(int(minimum(call.name)), len(roots))
+        kept = sum(r in keep for r in roots)
+        if kept >= need:
+            continue
+        removed = sorted({r for r in roots if r not in keep}, key=lambda r: (-priority.get(r, 0.0), r))
+        for r in removed:
+            keep.add(r)
+            kept += roots.count(r)
+            if kept >= need:
+                break
+    return keep
 
 
 def _layer_rows(cgraph: ChannelGraph, slim, plan: ChannelPlan) -> list:

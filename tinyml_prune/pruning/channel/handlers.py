@@ -141,7 +141,7 @@ class BatchNormHandler(Handler):
         return {a: [(0, _in())] for a in ("gamma", "beta", "moving_mean", "moving_variance")}
 
 
-class _Weighted(Handler):
+class ProducerHandler(Handler):
     """Conv / Dense: consumes input channels, produces fresh output channels."""
 
     count_key = "filters"
@@ -163,7 +163,7 @@ class _Weighted(Handler):
 
 
 @register("Conv1D", "Conv2D", "Conv3D")
-class ConvHandler(_Weighted):
+class ConvHandler(ProducerHandler):
     def unsupported(self, call):
         if call.layer.groups != 1:
             return f"grouped convolution (groups={call.layer.groups})"
@@ -178,7 +178,7 @@ class ConvHandler(_Weighted):
 
 
 @register("Dense")
-class DenseHandler(_Weighted):
+class DenseHandler(ProducerHandler):
     count_key = "units"
 
     def unsupported(self, call):
@@ -192,7 +192,7 @@ class DenseHandler(_Weighted):
 
 
 @register("SeparableConv1D", "SeparableConv2D")
-class SeparableConvHandler(_Weighted):
+class SeparableConvHandler(ProducerHandler):
     def weight_axes(self, layer):
         m = layer.depth_multiplier
         return {

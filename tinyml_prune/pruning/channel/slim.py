@@ -74,6 +74,8 @@ def slim_model(model, cgraph: ChannelGraph, keep_roots):
     entries = {e["config"]["name"]: e for e in config["layers"]}
     new_weights = {}
     for call, handler, edits, out in _weight_edits(cgraph, keep_roots):
+        if out is not None and not out.any():
+            raise ModelError(f"layer {call.name!r} would keep none of its {out.size} output channels")
         entry = entries[call.name]
         entry["config"] = handler.resize(entry["config"], out)
         entry.pop("build_config", None)
