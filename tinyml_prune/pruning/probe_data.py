@@ -33,10 +33,51 @@ def structured_inputs(shape: tuple[int, ...], n: int, seed: int = 0) -> np.ndarr
 
 
 def probe_dataset(model, n_train: int = 512, n_test: int = 512, seed: int = 0):
-    """(x_train, x_test) structured inputs shaped for ``model``."""
+    """(x_train, x_test) structured inputs shaped for ``model`` (class-balanced for classifiers)."""
     shape = tuple(model.input_shape[1:])
     if any(d is None for d in shape):
         from ..errors import DataError
 
         raise DataError(f"model input shape {model.input_shape} has free dimensions; give --data")
+    from .criteria.base import is_classifier
+
+    if is_classifier(model):
+        return class_probes(model, n_train, seed), class_probes(model, n_test, seed + 1)
     return structured_inputs(shape, n_train, seed), structured_inputs(shape, n_test, seed + 1)
+
+
+def class_probes(model, n: int, seed: int = 0, steps: int = 60, step_size: float = 0.01,
+                 value_range: tuple[float, float] = (0.0, 1.0), confidence: float = 0.9) -> np.ndarray:
+    """Class-balanced probe inputs for a classifier without data.
+
+    Smooth random fields in ``value_range`` are pushed by signed-gradient ascent on
+    log p(c | x) towards class c = i mod K until the dense model gives c probability
+    ``confidence`` (or ``steps`` run out), so every class the model knows is represented —
+    on smooth noise alone a wake-word model answers "background" for ~97 % of inputs, and
+    agreement with it would say nothing.
+    """
+    from ..kerasenv import tf
+
+    lo, hi = value_range
+    shape = tuple(model.input_shape[1:])
+    z = structured_inputs(shape, n, seed)
+    x = np.clip(lo + (hi - lo) * (0.5 + 0.15 * z), lo, hi).astype(np.float32)
+    k = int(model.output_shape[-1])
+    target = np.arange(n) % k
+    onehot = tf.one_hot(target, k)
+
+    @tf.function(reduce_retracing=True)
+    def grad(xt):
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            pc = tf.reduce_sum(model(xt, training=False) * onehot, axis=1)
+            total = tf.reduce_sum(tf.math.log(pc + 1e-12))
+        return tape.gradient(total, xt), pc
+
+    for _ in range(steps):
+        g, pc = grad(tf.constant(x))
+        todo = (pc.numpy() < confidence).reshape((-1,) + (1,) * len(shape))
+        if not todo.any():
+            break
+        x = np.clip(x + todo * np.sign(g.numpy()) * step_size * (hi - lo), lo, hi).astype(np.float32)
+    return x
