@@ -90,7 +90,7 @@ def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule,
         req = auto.AutoRequest(auto.parse_budget(auto_budget), auto_from, sensitivity_path, weight_format,
                                tuple(config.skip))
         auto_info = auto.choose_ratios(model, ds, req, criterion=config.criterion)
-        config = auto.apply_to_config(config, auto_info)
+        config = auto.apply_to_config(config, auto_info, model)
 
     pruned, report = api.prune(model, config, data)
     if auto_info is not None:

@@ -237,9 +237,14 @@ def allocate(curves: dict, costs: dict, budget: Budget, fixed: float = 0.0, tota
     return ratios, damage
 
 
-def predicted(costs: dict, ratios: dict, fixed_bytes: float = 0.0) -> dict:
-    out = {"params_kept": int(sum(c.params * (1 - ratios.get(n, 0.0)) for n, c in costs.items())),
-           "macs_kept": int(sum(c.macs * (1 - ratios.get(n, 0.0)) for n, c in costs.items()))}
+def predicted(model, costs: dict, ratios: dict, fixed_bytes: float = 0.0) -> dict:
+    """Kept weights and MACs over every prunable layer (ratio 0 where none was chosen)."""
+    from .layers import kernel_variable, prunable_layers
+
+    layers = prunable_layers(model)
+    out = {"params_kept": int(sum(round(int(np.prod(kernel_variable(l).shape)) * (1 - ratios.get(l.name, 0.0)))
+                                  for l in layers)),
+           "macs_kept": int(sum(layer_macs(l) * (1 - ratios.get(l.name, 0.0)) for l in layers))}
     if all(c.bytes for c in costs.values()):
         out["weight_bytes"] = int(fixed_bytes + sum(c.bytes[ratios.get(n, 0.0)] for n, c in costs.items()))
     return out
@@ -274,9 +279,7 @@ def _one_shot(model, ratios: dict, criterion: str, data):
     from .api import prune
     from .config import LayerConfig, PruneConfig
 
-    cfg = PruneConfig(granularity="unstructured", criterion=criterion, include_depthwise=True,
-                      layers={n: LayerConfig(sparsity=r) if r > 0 else LayerConfig(skip=True)
-                              for n, r in ratios.items()})
+    cfg = apply_to_config(PruneConfig(criterion=criterion), {"ratios": ratios, "criterion": criterion}, model)
     return prune(model, cfg, data)[0]
 
 
@@ -284,9 +287,11 @@ def dense_fixed_bytes(model, ds, costs: dict, fmt: str) -> float:
     """Bytes codegen spends on everything the ratios leave alone (biases, params, other layers)."""
     from ..codegen.generate import CodegenOptions, build_program
     from ..codegen.tflite_reader import read_tflite
-    from ..quantize.ptq import convert_ptq
+    from ..quantize.qat import QATConfig, quantize_qat
 
-    program = build_program(read_tflite(convert_ptq(model, ds.calibration(100)), "dense"), CodegenOptions(format=fmt))
+    # our conversion, not PTQ: PTQ rounds small weights to extra zeros the ratios know nothing of
+    tfl = quantize_qat(model, ds, QATConfig(epochs=0, calibration_samples=100))
+    program = build_program(read_tflite(tfl, "dense"), CodegenOptions(format=fmt))
     return program.weight_bytes + program.param_bytes - sum(c.bytes[0.0] for c in costs.values())
 
 
@@ -357,9 +362,8 @@ def choose_ratios(model, ds, req: AutoRequest, criterion: str = "l1") -> dict:
         info["loss_cap"] = lo
     else:
         ratios, damage = allocate(curves, costs, req.budget, fixed=fixed, total_macs=total_macs)
-    pred = predicted(costs, ratios, fixed if req.budget.kind == "flash" else 0.0)
+    pred = predicted(model, costs, ratios, fixed if req.budget.kind == "flash" else 0.0)
     if req.budget.kind == "macs":
-        pred["macs_kept"] = int(pred["macs_kept"] + fixed)
         pred["macs_fraction"] = pred["macs_kept"] / total_macs
     if req.source == "sensitivity" or req.budget.kind == "accuracy-drop":
         # curves are measured without fine-tuning: the prediction is pessimistic after fine-tuning
@@ -400,14 +404,21 @@ def format_auto(info: dict) -> str:
     return "\n".join(lines)
 
 
-def apply_to_config(config, info: dict):
-    """``config`` pruning each layer at its chosen ratio (unstructured; ratio 0 = left dense)."""
+def apply_to_config(config, info: dict, model):
+    """``config`` pruning each layer at its chosen ratio (unstructured); every other layer stays dense.
+
+    The global sparsity is set to the largest chosen ratio, not 0: the pruner's fine-tuning
+    schedule scales per-layer levels by (target / global final), so a global 0 would undo them.
+    """
     from dataclasses import replace
 
     from .config import LayerConfig
+    from .layers import prunable_layers
 
     layers = dict(config.layers)
-    for n, r in info["ratios"].items():
-        layers[n] = LayerConfig(sparsity=r) if r > 0 else LayerConfig(skip=True)
+    for layer in prunable_layers(model):
+        r = info["ratios"].get(layer.name, 0.0)
+        layers[layer.name] = LayerConfig(sparsity=r) if r > 0 else LayerConfig(skip=True)
+    top = max(info["ratios"].values(), default=0.0) or 0.5
     return replace(config, granularity="unstructured", criterion=info["criterion"], include_depthwise=True,
-                   scope="layer", layers=layers)
+                   scope="layer", sparsity=top, layers=layers)
