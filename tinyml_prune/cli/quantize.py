@@ -7,7 +7,7 @@ from .options import data_option, force_option
                     "output, per-channel int8 weights (Dense too), asymmetric int8 activations. By default "
                     "quantization-aware training on --data that keeps the pruner's zeros and N:M groups "
                     "exactly; --ptq for post-training quantization. Writes OUTPUT plus OUTPUT.report.json "
-                    "(per-layer sparsity float vs int8, N:M check, float vs int8 accuracy).")
+                    "(per-layer sparsity float vs int8, N:M check, float vs int8 accuracy), OUTPUT.md (summary: params, MACs, flash estimate) and OUTPUT.sparsity.png (per-layer bar chart).")
 @click.argument("model_path", type=click.Path(exists=True))
 @data_option
 @click.option("--qat-epochs", type=click.IntRange(0), default=3, show_default=True,
@@ -25,11 +25,11 @@ def quantize(model_path, data_spec, qat_epochs, ptq, learning_rate, per_tensor_d
     from ..artifacts import check_writable, write_bytes, write_json
     from ..modelio import load_model
     from ..quantize.qat import QATConfig
-    from ..quantize.quantize_report import format_report, quantize_with_report
+    from ..quantize.quantize_report import format_report, quantize_with_report, write_summary
 
     report_path = output + ".report.json"
-    check_writable(output, force)
-    check_writable(report_path, force)
+    for path in (output, report_path, output + ".md", output + ".sparsity.png"):
+        check_writable(path, force)
     ds = data.load(data_spec)
     model = load_model(model_path)
     config = QATConfig(epochs=qat_epochs, learning_rate=learning_rate, calibration_samples=calibration_samples,
@@ -38,6 +38,7 @@ def quantize(model_path, data_spec, qat_epochs, ptq, learning_rate, per_tensor_d
     write_bytes(output, tfl, force=force)
     report["model"] = str(model_path)
     report["tflite"] = str(output)
+    md, png = write_summary(report, model, tfl, output, force=force)
     write_json(report_path, report, force=force)
     click.echo(format_report(report))
-    click.echo(f"int8 ({report['method'].upper()}) -> {output}: {len(tfl)} bytes; report -> {report_path}")
+    click.echo(f"int8 ({report['method'].upper()}) -> {output}: {len(tfl)} bytes; report -> {report_path}, {md}, {png}")

@@ -77,3 +77,62 @@ def format_report(report: dict) -> str:
     lines += [f"folded: {f}" for f in report["folded"]]
     lines.append(f"test {report['metric']}: float {report['float']:.4f}, int8 {report['int8']:.4f}")
     return "\n".join(lines)
+
+
+def model_summary(model, tflite: bytes) -> dict:
+    """Params (nonzero / total), effective MACs (zeros skipped) and codegen flash estimates."""
+    from ..pruning.auto import layer_macs
+    from ..pruning.layers import kernel_variable, prunable_layers
+
+    total = nonzero = macs = macs_dense = 0
+    for layer in prunable_layers(model):
+        k = kernel_variable(layer).numpy()
+        total += k.size
+        nonzero += int((k != 0).sum())
+        macs_dense += layer_macs(layer)
+        macs += int(round(layer_macs(layer) * (k != 0).mean()))
+    out = {"params": total, "params_nonzero": nonzero, "macs": macs_dense, "macs_effective": macs}
+    try:
+        from ..codegen.generate import CodegenOptions, build_program
+        from ..codegen.tflite_reader import read_tflite
+
+        graph = read_tflite(tflite, "model")
+        for fmt in ("dense", "csr"):
+            p = build_program(graph, CodegenOptions(format=fmt))
+            out[f"flash_{fmt}"] = int(p.weight_bytes + p.param_bytes)
+    except ModelError as e:  # an op the code generator has no kernel for: no estimate
+        out["flash_note"] = str(e)
+    return out
+
+
+def write_summary(report: dict, model, tflite: bytes, tflite_path: str, force: bool = True) -> tuple[str, str]:
+    """``OUT.md`` (summary) and ``OUT.sparsity.png`` (bar chart) beside the .tflite."""
+    from ..artifacts import write_text
+    from ..sensitivity.plot import plot_sparsity_bars
+
+    s = report.setdefault("summary", model_summary(model, tflite))
+    png = tflite_path + ".sparsity.png"
+    md = tflite_path + ".md"
+    plot_sparsity_bars(report["layers"], png, title=f"{report['method'].upper()}: zeros per layer")
+    metric = report["metric"]
+    lines = [f"# {tflite_path}", "",
+             f"{report['method'].upper()} int8 of `{report.get('model', '?')}`", "",
+             "| | value |", "|---|---|",
+             f"| weights (prunable layers) | {s['params']:,} ({s['params_nonzero']:,} nonzero) |",
+             f"| MACs | {s['macs']:,} dense, {s['macs_effective']:,} with zeros skipped |"]
+    for fmt in ("dense", "csr"):
+        if f"flash_{fmt}" in s:
+            lines.append(f"| flash estimate, {fmt} weights (codegen) | {s[f'flash_{fmt}']:,} B |")
+    lines += [f"| test {metric}, float (before) | {report['float']:.4f} |",
+              f"| test {metric}, int8 (after) | {report['int8']:.4f} |",
+              f"| .tflite | {report['tflite_bytes']:,} B |", "",
+              "| layer | op | params | sparsity float | sparsity int8 | zeros | N:M | scales |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in report["layers"]:
+        zeros = "identical" if r["zeros_identical"] else f"-{r['lost_zeros']} / +{r['extra_zeros']}"
+        nm = "-" if r["nm_float"] is None else f"{r['nm_float']} {'intact' if r['nm_int8_intact'] else 'BROKEN'}"
+        lines.append(f"| {r['layer']} | {r['op']} | {r['params']} | {r['sparsity_float']:.3f} | "
+                     f"{r['sparsity_int8']:.3f} | {zeros} | {nm} | {r['scales']} |")
+    lines += ["", f"![per-layer sparsity]({png.rsplit('/', 1)[-1]})", ""]
+    write_text(md, "\n".join(lines), force=force)
+    return md, png
