@@ -91,3 +91,17 @@ def test_prune_layer_channel_slims_only_that_group(cnn):
     p = prune_layer(cnn, "pw3", 0.5, criterion="l1", granularity="channel")
     assert p.get_layer("pw3").kernel.shape[-1] == cnn.get_layer("pw3").kernel.shape[-1] // 2
     assert p.get_layer("conv1").kernel.shape == cnn.get_layer("conv1").kernel.shape
+
+
+def test_schedules_that_need_finetuning_say_so(cnn, digits):
+    with pytest.raises(ModelError, match="finetune-epochs"):
+        prune(cnn, config_from_dict({"schedule": {"kind": "gradual"}}), digits)
+    with pytest.raises(ModelError, match="finetune-epochs"):
+        prune(cnn, config_from_dict({"granularity": "channel", "schedule": {"kind": "iterative"}}), digits)
+
+
+def test_iterative_unstructured_reaches_target(cnn, digits):
+    cfg = config_from_dict({"sparsity": 0.6, "criterion": "hessian", "criterion_options": {"max_samples": 4},
+                            "schedule": {"kind": "iterative", "rounds": 2}, "finetune": {"epochs": 1}})
+    _, report = prune(cnn, cfg, digits)
+    assert all(abs(r.sparsity - 0.6) <= 0.005 for r in report.rows if r.pruning == "unstructured")

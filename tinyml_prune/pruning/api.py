@@ -172,9 +172,12 @@ def prune(model, config: PruneConfig = PruneConfig(), data=None, verbose: int = 
     ctx.model = pruned
     selector = Selector(pruned, plans, criterion, ctx, config.scope == "global")
     ft = config.finetune
-    if ft.epochs <= 0 or data is None:
-        if config.schedule.kind != "oneshot" and ft.epochs > 0:
-            raise DataError("fine-tuning needs training data (--data)")
+    if config.schedule.kind != "oneshot" and ft.epochs <= 0:
+        raise ModelError(f"schedule {config.schedule.kind!r} prunes during fine-tuning: "
+                         f"give it fine-tuning epochs (--finetune-epochs, finetune.epochs)")
+    if ft.epochs > 0 and data is None:
+        raise DataError("fine-tuning needs training data (--data)")
+    if ft.epochs <= 0:
         selector.apply(selector.select())
     else:
         _finetune(pruned, model, plans, selector, config, data, verbose)
@@ -265,7 +268,11 @@ def _prune_channels(model, config: PruneConfig, data, verbose):
     if criterion.needs_data and x is None:
         raise DataError(f"criterion {config.criterion!r} is data-driven: give it data (--data)")
     rounds = sc.rounds if sc.kind == "iterative" else 1
-    if data is not None and ft.epochs > 0:
+    if sc.kind == "iterative" and ft.epochs <= 0:
+        raise ModelError("schedule 'iterative' fine-tunes between rounds: give it --finetune-epochs")
+    if ft.epochs > 0 and data is None:
+        raise DataError("fine-tuning needs training data (--data)")
+    if ft.epochs > 0:
         xt, yt = _training_set(model, data)
     kept_before, current, creport = 1.0, model, None
     for r in range(rounds):

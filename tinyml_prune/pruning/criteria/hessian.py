@@ -14,7 +14,9 @@ Scores:
             single weights; the channel block's trace averages params_c of them);
   channel — HAP/EHAP sensitivity  tr(H_c)/params_c · ‖w_c‖²  (tr(H_c): Hutchinson trace of
             the channel's diagonal block).
-Both may be negative for a few elements/channels with few probes (noise, or negative curvature).
+A channel's estimated trace can be ≤ 0 with few probes (noise, or negative curvature); scores
+use max(tr(H_c)/params_c, floor · tr(H)/params) so that one noisy estimate cannot wipe out a
+channel (``floor`` = 0.1 by default; the raw estimates are in ``HutchinsonResult``).
 """
 from __future__ import annotations
 
@@ -137,6 +139,7 @@ class HutchinsonHessian(Criterion):
     tol: float = 0.02
     seed: int = 0
     mode: str = "forward_over_reverse"
+    floor: float = 0.1  # channel curvature floor, as a fraction of the layer's mean (see score)
 
     def result(self, ctx) -> HutchinsonResult:
         key = ("hutchinson", self)
@@ -153,6 +156,12 @@ class HutchinsonHessian(Criterion):
         w = kernel_array(layer).astype(np.float64)
         axis = output_channel_axis(layer)
         density = res.channel_trace(layer) / (w.size / w.shape[axis])  # tr(H_c)/params_c
+        # A channel's trace from tens of probes can come out ≤ 0 (noise, or negative curvature);
+        # taken literally it would rank the whole channel below every other weight. Floor it at
+        # a tenth of the layer's mean curvature tr(H)/params.
+        layer_density = res.trace[layer.name] / w.size
+        if layer_density > 0:
+            density = np.maximum(density, self.floor * layer_density)
         if ctx.granularity == "channel":
             return density * channel_reduce(w * w, layer)
         shape = [1] * w.ndim
