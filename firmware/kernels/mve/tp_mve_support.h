@@ -97,8 +97,16 @@ static inline tp_mve_out tp_mve_out_make(const tp_quant_params *quant, int32_t c
     return o;
 }
 
-/* The requantized, offset and clamped int32 lanes of channels ch..ch+3 (read no more than
- * n per-channel parameters: the arrays may end at ch + n). */
+/* Requantized, offset and clamped lanes, given the lanes' multipliers and shifts. */
+static inline int32x4_t tp_mve_finish_q(const tp_mve_out *o, int32x4_t acc, int32x4_t mult, int32x4_t shift)
+{
+    int32x4_t r = vaddq_n_s32(tp_mve_requantize(acc, mult, shift, o->mode), o->output_offset);
+    r = vmaxq_s32(r, vdupq_n_s32(o->act_min));
+    return vminq_s32(r, vdupq_n_s32(o->act_max));
+}
+
+/* The same for output channels ch..ch+3 (reads no more than n per-channel parameters:
+ * the arrays may end at ch + n). */
 static inline int32x4_t tp_mve_finish(const tp_mve_out *o, int32x4_t acc, int32_t ch, int32_t n)
 {
     int32x4_t mult, shift;
@@ -110,9 +118,7 @@ static inline int32x4_t tp_mve_finish(const tp_mve_out *o, int32x4_t acc, int32_
         mult = vdupq_n_s32(o->mult[0]);
         shift = vdupq_n_s32(o->shift[0]);
     }
-    int32x4_t r = vaddq_n_s32(tp_mve_requantize(acc, mult, shift, o->mode), o->output_offset);
-    r = vmaxq_s32(r, vdupq_n_s32(o->act_min));
-    return vminq_s32(r, vdupq_n_s32(o->act_max));
+    return tp_mve_finish_q(o, acc, mult, shift);
 }
 
 /* Store the low bytes of the first n lanes, contiguous. */
