@@ -72,6 +72,7 @@ class Program:
     emitters: list[OpEmitter]
     plan: MemoryPlan
     options: CodegenOptions
+    slim: object = None  # slim.SlimResult when the format slims the graph first
 
     @property
     def weight_bytes(self) -> int:
@@ -117,8 +118,13 @@ def check_graph(graph: Graph, source: str) -> None:
 
 def build_program(graph: Graph, options: CodegenOptions, source: str = "model") -> Program:
     check_graph(graph, source)
+    slim = None
+    if options.format in formats.select.SLIMMING:
+        from .slim import slim_graph
+
+        graph, slim = slim_graph(graph, options)
     emitters = [make_emitter(op, graph, options) for op in graph.operators]
-    return Program(graph, emitters, plan_memory(graph, emitters), options)
+    return Program(graph, emitters, plan_memory(graph, emitters), options, slim)
 
 
 def _c_float(x) -> str:
@@ -223,6 +229,7 @@ def manifest(program: Program, wall_seconds: float) -> dict:
         sources=["model.c", "weights.c"] + [f"kernels/reference/{s}" for s in program.kernel_sources],
         include_dirs=[".", "kernels/include"],
         generator_version=metadata.version("tinyml-prune"), tf_version=_tf_version(),
+        **({"slim": program.slim.to_dict()} if program.slim is not None else {}),
     )
 
 

@@ -12,7 +12,10 @@ import numpy as np
 from .base import FormatError, fold_bias, get
 
 #: what ``--format`` accepts: weight formats, plus the per-layer policy ``auto``.
-CHOICES = ("dense", "csr", "bitmask", "nm", "auto")
+CHOICES = ("dense", "slim", "csr", "bitmask", "nm", "auto")
+#: policies that first remove constant (all-zero-weight) channels from the graph (codegen/slim);
+#: ``slim`` then stores every layer dense, ``auto`` chooses per layer on the slimmed weights.
+SLIMMING = ("slim", "auto")
 SPARSE_OPS = {"FULLY_CONNECTED": "tp_fully_connected", "CONV_2D": "tp_convolve"}
 _C_STRUCT = {"csr": "tp_csr", "bitmask": "tp_bitmask", "nm": "tp_nm"}
 
@@ -41,7 +44,7 @@ def specialize(e) -> None:
     """Re-encode emitter ``e``'s weights in the format its options ask for (in place)."""
     policy = check_choice(e.options.format)
     e.weight_format = "dense"
-    if e.op.opcode not in SPARSE_OPS or policy == "dense":
+    if e.op.opcode not in SPARSE_OPS or policy in ("dense", "slim"):
         return
     w = filter_matrix(e)
     if policy == "auto":

@@ -39,3 +39,7 @@ def print_summary(m: dict, out_dir) -> None:
     click.echo(f"C for {len(m['layers'])} layers -> {out_dir}: weights {m['weight_bytes']:,} B "
                f"(+ {m['param_bytes']:,} B requantization data), arena {m['arena_bytes']:,} B, "
                f"{m['macs']:,} MACs, kernels: {', '.join(k.removesuffix('.c') for k in m['kernels'])}")
+    if "slim" in m:
+        from tinyml_prune.codegen.slim import summary_lines
+
+        click.echo("\n".join(summary_lines(m["slim"])))
