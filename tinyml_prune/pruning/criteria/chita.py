@@ -118,6 +118,7 @@ class ChitaOneShot(Criterion):
     max_iter: int = 100
     tol: float = 1e-6
     cg_iter: int = 50
+    stages: int = 1
 
     def element_scores(self, ctx, layer) -> np.ndarray:
         # Without the solver: the OBD-style saliency ½(F_ii + λ)·w² from the Fisher diagonal.
@@ -139,8 +140,25 @@ class ChitaOneShot(Criterion):
         return ChitaProblem(A, w_bar, max(lam, 1e-12)), slices
 
     def solve(self, ctx, layers, masker, level, global_: bool):
-        """{name: (new kernel, mask)} for ``layers`` pruned by ``masker`` at ``level``."""
+        """{name: (new kernel, mask)} for ``layers`` pruned by ``masker`` at ``level``.
+
+        With ``stages`` > 1 (unstructured only) the target is reached in equal steps, each a
+        fresh quadratic model around the previous stage's pruned and updated weights — the
+        quadratic is only trusted near the point where the gradients were taken.
+        """
         ctx.require_data(self.name)
+        stages = 1 if masker.is_nm else max(1, self.stages)
+        out = {}
+        for k in range(1, stages + 1):
+            lv = ({n: v * k / stages for n, v in level.items()} if isinstance(level, dict)
+                  else level * k / stages)
+            out = self._solve_once(ctx, layers, masker, lv, global_)
+            for layer in layers:
+                kernel, mask = out[layer.name]
+                kernel_variable(layer).assign(kernel * mask)
+        return out
+
+    def _solve_once(self, ctx, layers, masker, level, global_):
         prob, slices = self.problem(ctx, layers)
 
         def masks_of(w):
