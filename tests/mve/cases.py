@@ -76,3 +76,32 @@ def make_case(i: int, lib, s: Spec):
 
 def make_cases(lib, specs) -> list:
     return [make_case(i, lib, s) for i, s in enumerate(specs)]
+
+
+def specs_strategy():
+    """Hypothesis strategy for one valid layer spec of bounded size."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def spec(draw):
+        kind = draw(st.sampled_from(["fc", "conv", "conv", "dw"]))
+        rounding = draw(st.sampled_from([0, 1]))
+        shift_range = draw(st.sampled_from([(-11, 0), (-31, -18), (-4, 3), (-2, -1)]))
+        common = dict(seed=draw(st.integers(0, 2**31)), per_channel=draw(st.booleans()), rounding=rounding,
+                      shift_range=shift_range)
+        if kind == "fc":
+            return Spec("fc", cin=draw(st.integers(1, 300)), cout=draw(st.integers(1, 21)),
+                        hw=(draw(st.integers(1, 3)), 1), **common)
+        k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+        dil = draw(st.sampled_from([1, 1, 2]))
+        pad = (draw(st.integers(0, dil * (k[0] - 1))), draw(st.integers(0, dil * (k[1] - 1))))
+        hw = (draw(st.integers(1, 9)), draw(st.integers(1, 9)))
+        stride = draw(st.integers(1, 3))
+        if kind == "conv":
+            return Spec("conv", cin=draw(st.integers(1, 40)), cout=draw(st.integers(1, 20)), k=k, hw=hw,
+                        stride=stride, pad=pad, dil=dil, **common)
+        mult = draw(st.sampled_from([1, 1, 1, 2]))
+        return Spec("dw", cin=draw(st.integers(1, 40)), cout=0, k=k, hw=hw, stride=stride, pad=pad, dil=dil,
+                    ch_mult=mult, **common)
+
+    return spec().filter(valid)

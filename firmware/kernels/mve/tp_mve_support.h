@@ -65,7 +65,8 @@ static inline int32x4_t tp_mve_requantize(int32x4_t x, int32x4_t mult, int32x4_t
     if (mode == TP_MVE_RQ_SINGLE) {
         const int32x4_t wide = vrshlq_s32(vmulhq_s32(x, mult), vaddq_n_s32(shift, 1)); /* t >= 33 */
         const int32x4_t t32 = vrmulhq_s32(x, mult);                                   /* t == 32 */
-        return vpselq_s32(t32, wide, vcmpeqq_n_s32(shift, -1));
+        /* (vcmpeqq_n_s32 with a constant makes GCC 12.2 crash: compare with a vector) */
+        return vpselq_s32(t32, wide, vcmpeqq_s32(shift, vdupq_n_s32(-1)));
     }
     int32_t v[4], m[4], s[4];
     vst1q_s32(v, x);
