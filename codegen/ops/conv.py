@@ -73,6 +73,14 @@ class Conv2D(_ConvBase):
     sources = ("tp_convolve_s8.c",)
     kernel = "tp_convolve_s8"
 
+    def scratch_bytes(self) -> int:
+        """Dense: the optimized kernels' int16 im2col of two pixels (tp_convolve_s8_get_buffer_size
+        in firmware/kernels/dsp; the reference kernel ignores it); sparse formats: their patch."""
+        if getattr(self, "weight_format", "dense") != "dense":
+            return self.format_scratch
+        patch4 = -(-self.k_hw[0] * self.k_hw[1] * self.in_dims[3] // 4) * 4
+        return 6 * patch4 + 4
+
 
 @register
 class DepthwiseConv2D(_ConvBase):

@@ -62,6 +62,20 @@ def build_cases(lib, seed=0):
                                       (4, 2, (3, 3), (4, 4), 1, (1, 1), 1), (12, 1, (2, 3), (5, 6), 1, (0, 1), 2)]:
         g = geom(k, s, pad, d, hw)
         add(Q.dw_case, random_layer(rng, (1, *k, c * mult)), x(1, *hw, c), g, ch_mult=mult)
+    # DSP paths: no scratch (im2col-free fallback), per-tensor, left shifts, odd channel counts
+    g = geom((3, 3), 1, (1, 1), 1, (5, 6))
+    add(Q.conv_case, random_layer(rng, (5, 3, 3, 6)), x(1, 5, 6, 6), g)
+    cases[-1].call = cases[-1].call.replace("tp_convolve_s8(&ctx", "tp_convolve_s8(&no_scratch")
+    cases[-1].kernel += " no scratch"
+    layer = random_layer(rng, (6, 1, 1, 8), per_channel=False)
+    layer.shift = rng.integers(1, 4, layer.shift.size).astype(np.int32)
+    layer.mult = rng.integers(2**30, 2**30 + 2**20, layer.mult.size).astype(np.int32)
+    layer.bias = rng.integers(-50, 50, layer.bias.size).astype(np.int32)
+    add(Q.conv_case, layer, x(1, 3, 5, 8), geom((1, 1), 1, (0, 0), 1, (3, 5)))
+    layer = random_layer(rng, (1, 3, 3, 9))
+    layer.shift[::2] = 1
+    layer.mult[::2] = 2**30
+    add(Q.dw_case, layer, x(1, 4, 3, 9), geom((3, 3), 1, (1, 1), 1, (4, 3)))
     for fmt in ("csr", "bitmask", "nm"):
         add(Q.fc_case, random_layer(rng, (9, 300), density=0.3, nm=fmt == "nm"), x(1, 300), fmt=fmt)
         add(Q.fc_case, random_layer(rng, (6, 40), density=0.5, nm=fmt == "nm", rounding=1), x(2, 40), fmt=fmt)

@@ -1,21 +1,33 @@
-/* CONV_2D int8, DSP extension, im2col-free and without scratch memory.
+/* CONV_2D int8, DSP extension.
  *
- * In NHWC the taps of one kernel row (kx = 0..Kw-1, all Cin) are contiguous in both the
- * input and the filter when dilation.w == 1, so each output pixel is a sum over kernel
- * rows of contiguous int8 dot products (the whole patch at once for a 1x1 convolution:
- * a GEMM). Padding clips the row segment, since TFLite's padding contributes nothing.
- * Pixels go in pairs and output channels in pairs: each loaded word feeds two SMLADs.
- * Small patches (<= TP_CONV_PATCH_MAX bytes, e.g. a first layer with one input channel)
- * are instead gathered for two pixels into a stack buffer padded with the zero point,
- * so that every pixel pair runs one long dot product instead of many short ones. */
+ * Main path (GEMM): two output pixels at a time are im2col'd into the caller's scratch
+ * (tp_convolve_s8_get_buffer_size) as int16 with the input offset added, their lanes in the
+ * order SXTB16 unpacks the weights (even taps, odd taps), so each weight word costs one load
+ * and two SXTB16 and feeds four SMLADs: two output channels x two pixels per inner loop
+ * (about one instruction per MAC). Padding becomes zeros in the widened patch. Requantization
+ * takes the 5-instruction exact path when the call's worst-case accumulator leaves headroom
+ * (tp_requant_headroom), which is every realistic layer.
+ *
+ * Fallback (no or too little scratch, no headroom): im2col-free. In NHWC the taps of one
+ * kernel row (kx = 0..Kw-1, all Cin) are contiguous in both the input and the filter when
+ * dilation.w == 1, so each output pixel is a sum over kernel rows of contiguous int8 dot
+ * products; padding clips the row segment. Pixels and output channels go in pairs. */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
+
+/* Scratch for a pixel pair, patch rounded up to a multiple of 4 (p4): p4 words of widened
+ * inputs, per group of 4 taps [a(0,2), b(0,2), a(1,3), b(1,3)] (a, b the two pixels), then
+ * two int8 patches of p4 bytes; + 4 to align the words. The code generator reserves this. */
+static inline int32_t gemm_scratch(int32_t patch)
+{
+    const int32_t p4 = (patch + 3) & ~3;
+    return 6 * p4 + 4;
+}
 
 int32_t tp_convolve_s8_get_buffer_size(const tp_dims *input_dims, const tp_dims *filter_dims)
 {
     (void)input_dims;
-    (void)filter_dims;
-    return 0;
+    return gemm_scratch(filter_dims->h * filter_dims->w * filter_dims->c);
 }
 
 /* The part of the kernel window inside the input, for one output pixel. */
@@ -100,8 +112,6 @@ static int32_t conv_1x1(const int8_t *in, const tp_dims *id, const tp_dims *fd, 
     return acc;
 }
 
-#define TP_CONV_PATCH_MAX 256
-
 static void gather_patch(const int8_t *in, const tp_dims *id, const tp_dims *fd, const tp_conv_params *p,
                          int32_t pix, int32_t out_w, int8_t *dst)
 {
@@ -129,58 +139,17 @@ static inline int8_t finish(int32_t acc, int32_t oc, const tp_conv_params *p, co
     return tp_finish_s8(acc, q->multiplier[i], q->shift[i], q->rounding, p->output_offset, &p->activation);
 }
 
-tp_status tp_convolve_s8(const tp_context *ctx, const tp_conv_params *params, const tp_quant_params *quant,
-                         const tp_dims *input_dims, const int8_t *input, const tp_dims *filter_dims,
-                         const int8_t *filter, const tp_dims *bias_dims, const int32_t *bias,
-                         const tp_dims *output_dims, int8_t *output)
+static void convolve_clip(const tp_conv_params *params, const tp_quant_params *quant, const tp_dims *input_dims,
+                          const int8_t *input, const tp_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                          const tp_dims *output_dims, int8_t *output)
 {
-    (void)ctx;
-    (void)bias_dims;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
     const int32_t patch = filter_dims->h * filter_dims->w * filter_dims->c;
-    if (filter_dims->c != input_dims->c || filter_dims->n != out_c) {
-        return TP_ARG_ERROR;
-    }
     const uint32_t off2 = tp_dup16(params->input_offset);
     const int32_t pixels = out_h * out_w;
     for (int32_t b = 0; b < input_dims->n; b++) {
         const int8_t *in = input + (int64_t)b * input_dims->h * input_dims->w * input_dims->c;
         int8_t *out = output + (int64_t)b * pixels * out_c;
-        const int pointwise = filter_dims->h == 1 && filter_dims->w == 1 && params->padding.h == 0 &&
-                              params->padding.w == 0;
-        if (!pointwise && patch <= TP_CONV_PATCH_MAX) {
-            int8_t cols[2][TP_CONV_PATCH_MAX];
-            for (int32_t pix = 0; pix < pixels; pix += 2) {
-                const int two = pix + 1 < pixels;
-                gather_patch(in, input_dims, filter_dims, params, pix, out_w, cols[0]);
-                if (two) {
-                    gather_patch(in, input_dims, filter_dims, params, pix + 1, out_w, cols[1]);
-                }
-                int8_t *oa = out + (int64_t)pix * out_c, *ob = oa + out_c;
-                int32_t oc = 0;
-                for (; oc + 2 <= out_c; oc += 2) {
-                    const int8_t *f0 = filter + (int64_t)oc * patch;
-                    const int32_t b0 = bias != NULL ? bias[oc] : 0, b1 = bias != NULL ? bias[oc + 1] : 0;
-                    int32_t a0a = b0, a0b = b0, a1a = b1, a1b = b1;
-                    tp_dot_2x2(f0, f0 + patch, cols[0], cols[two], patch, off2, &a0a, &a0b, &a1a, &a1b);
-                    oa[oc] = finish(a0a, oc, params, quant);
-                    oa[oc + 1] = finish(a1a, oc + 1, params, quant);
-                    if (two) {
-                        ob[oc] = finish(a0b, oc, params, quant);
-                        ob[oc + 1] = finish(a1b, oc + 1, params, quant);
-                    }
-                }
-                for (; oc < out_c; oc++) {
-                    const int8_t *f0 = filter + (int64_t)oc * patch;
-                    const int32_t b0 = bias != NULL ? bias[oc] : 0;
-                    oa[oc] = finish(tp_dot_1x1(f0, cols[0], patch, off2, b0), oc, params, quant);
-                    if (two) {
-                        ob[oc] = finish(tp_dot_1x1(f0, cols[1], patch, off2, b0), oc, params, quant);
-                    }
-                }
-            }
-            continue;
-        }
         for (int32_t pix = 0; pix < pixels;) {
             const window wa = make_window(pix / out_w, pix % out_w, params, input_dims, filter_dims);
             window wb = wa;
@@ -218,6 +187,199 @@ tp_status tp_convolve_s8(const tp_context *ctx, const tp_conv_params *params, co
                 }
                 pix += 1;
             }
+        }
+    }
+}
+
+/* ---- GEMM path ------------------------------------------------------------------------- */
+
+/* One group of 4 taps for 2 channels x 2 pixels: 2 weight loads, 2 LDRD of widened inputs,
+ * 4 SXTB16, 8 SMLAD. Written in assembly because GCC 12 runs out of registers here (13 are
+ * live) and spills the loop bound; post-indexed loads also save the pointer updates. */
+#define TP_MAC_2X2_STEP                                   \
+    "ldr    %[u1], [%[f], %[stride]]\n\t"                 \
+    "ldr    %[u0], [%[f]], #4\n\t"                        \
+    "ldrd   %[xa], %[xb], [%[x]], #8\n\t"                 \
+    "sxtb16 %[w], %[u0]\n\t"                              \
+    "smlad  %[s0a], %[w], %[xa], %[s0a]\n\t"              \
+    "smlad  %[s0b], %[w], %[xb], %[s0b]\n\t"              \
+    "sxtb16 %[w], %[u1]\n\t"                              \
+    "smlad  %[s1a], %[w], %[xa], %[s1a]\n\t"              \
+    "smlad  %[s1b], %[w], %[xb], %[s1b]\n\t"              \
+    "ldrd   %[xa], %[xb], [%[x]], #8\n\t"                 \
+    "sxtb16 %[w], %[u0], ror #8\n\t"                      \
+    "smlad  %[s0a], %[w], %[xa], %[s0a]\n\t"              \
+    "smlad  %[s0b], %[w], %[xb], %[s0b]\n\t"              \
+    "sxtb16 %[w], %[u1], ror #8\n\t"                      \
+    "smlad  %[s1a], %[w], %[xa], %[s1a]\n\t"              \
+    "smlad  %[s1b], %[w], %[xb], %[s1b]\n\t"
+
+#define TP_MAC_2X2_OPERANDS                                                                             \
+    : [s0a] "+r"(s0a), [s0b] "+r"(s0b), [s1a] "+r"(s1a), [s1b] "+r"(s1b), [f] "+r"(f0), [x] "+r"(x),     \
+      [u0] "=&r"(u0), [u1] "=&r"(u1), [xa] "=&r"(xa), [xb] "=&r"(xb), [w] "=&r"(w)                       \
+    : [stride] "r"(stride), [end] "r"(end)                                                              \
+    : "memory"
+
+/* acc = (ch0,a), (ch0,b), (ch1,a), (ch1,b) += patch . widened inputs; ch1's row at f0 + stride.
+ * Widened inputs per group of 4 taps: [a(0,2), b(0,2), a(1,3), b(1,3)], matching SXTB16's lanes. */
+static inline void mac_2x2(const int8_t *f0, int32_t stride, const uint32_t *x, int32_t n4, int32_t acc[4])
+{
+    int32_t s0a = acc[0], s0b = acc[1], s1a = acc[2], s1b = acc[3];
+    uint32_t u0, u1, xa, xb, w;
+    const uint32_t *end = x + 4 * n4;
+    if (n4 & 1) {
+        __asm__ volatile(TP_MAC_2X2_STEP TP_MAC_2X2_OPERANDS);
+    }
+    if (n4 > 1) {
+        __asm__ volatile("1:\n\t" TP_MAC_2X2_STEP TP_MAC_2X2_STEP
+                         "cmp    %[x], %[end]\n\t"
+                         "blo    1b\n\t" TP_MAC_2X2_OPERANDS);
+    }
+    acc[0] = s0a, acc[1] = s0b, acc[2] = s1a, acc[3] = s1b;
+}
+
+static inline void mac_1x2(const int8_t *f0, const uint32_t *x, int32_t n4, int32_t acc[2])
+{
+    int32_t sa = acc[0], sb = acc[1];
+    const uint32_t *end = x + 4 * n4;
+    while (x < end) {
+        const uint32_t u0 = tp_read_s8x4(f0);
+        f0 += 4;
+        uint32_t w = __sxtb16(u0);
+        sa = __smlad(w, x[0], sa);
+        sb = __smlad(w, x[1], sb);
+        w = tp_sxtb16_hi(u0);
+        sa = __smlad(w, x[2], sa);
+        sb = __smlad(w, x[3], sb);
+        x += 4;
+    }
+    acc[0] = sa, acc[1] = sb;
+}
+
+/* The p4 taps of pixels a and b (int8, zero-point padded to p4) widened into x. */
+static inline void widen_pair(const int8_t *a, const int8_t *b, int32_t p4, uint32_t off2, uint32_t *x)
+{
+    for (int32_t k = 0; k < p4; k += 4, x += 4) {
+        tp_widen4(a + k, off2, &x[0], &x[2]);
+        tp_widen4(b + k, off2, &x[1], &x[3]);
+    }
+}
+
+/* One kernel-row tail (patch % 4 taps) for a channel, both pixels. */
+static inline void tail_1x2(const int8_t *f, const int8_t *a, const int8_t *b, int32_t from, int32_t patch,
+                            int32_t off, int32_t acc[2])
+{
+    for (int32_t k = from; k < patch; k++) {
+        acc[0] += f[k] * (a[k] + off);
+        acc[1] += f[k] * (b[k] + off);
+    }
+}
+
+static inline __attribute__((always_inline)) void gemm_pixels(
+    const tp_conv_params *p, const tp_quant_params *q, const tp_dims *id, const int8_t *in, const tp_dims *fd,
+    const int8_t *filter, const int32_t *bias, int32_t out_w, int32_t out_c, int8_t *out, int32_t pix, int two,
+    uint32_t *x, int8_t *ga, int8_t *gb, int full)
+{
+    const int32_t patch = fd->h * fd->w * fd->c, p4 = (patch + 3) & ~3, n4 = patch >> 2;
+    const int pointwise = fd->h == 1 && fd->w == 1 && p->padding.h == 0 && p->padding.w == 0 && (patch & 3) == 0;
+    const int8_t *a, *b;
+    if (pointwise) {
+        const int32_t pb = two ? pix + 1 : pix;
+        a = in + ((int64_t)(pix / out_w) * p->stride.h * id->w + (pix % out_w) * p->stride.w) * id->c;
+        b = in + ((int64_t)(pb / out_w) * p->stride.h * id->w + (pb % out_w) * p->stride.w) * id->c;
+    } else {
+        gather_patch(in, id, fd, p, pix, out_w, ga);
+        if (two) {
+            gather_patch(in, id, fd, p, pix + 1, out_w, gb);
+        }
+        const int8_t pad = (int8_t)(-p->input_offset);
+        for (int32_t k = patch; k < p4; k++) {
+            ga[k] = gb[k] = pad;
+        }
+        a = ga;
+        b = two ? gb : ga;
+    }
+    widen_pair(a, b, p4, tp_dup16(p->input_offset), x);
+    const int32_t off = p->input_offset, oo = p->output_offset;
+    const int32_t amin = p->activation.min, amax = p->activation.max;
+    const int32_t *mult = q->multiplier, *shift = q->shift;
+    const int32_t qstep = q->per_channel ? 1 : 0;
+    int8_t *oa = out + (int64_t)pix * out_c, *ob = two ? oa + out_c : oa;
+    int32_t oc = 0;
+    for (; oc + 2 <= out_c; oc += 2) {
+        const int8_t *f0 = filter + (int64_t)oc * patch;
+        const int32_t b0 = bias != NULL ? bias[oc] : 0, b1 = bias != NULL ? bias[oc + 1] : 0;
+        int32_t acc[4] = {b0, b0, b1, b1};
+        mac_2x2(f0, patch, x, n4, acc);
+        if (patch & 3) {
+            tail_1x2(f0, a, b, n4 * 4, patch, off, &acc[0]);
+            tail_1x2(f0 + patch, a, b, n4 * 4, patch, off, &acc[2]);
+        }
+        const tp_rq r0 = tp_rq_make(mult[oc * qstep], shift[oc * qstep]);
+        const tp_rq r1 = tp_rq_make(mult[(oc + 1) * qstep], shift[(oc + 1) * qstep]);
+        /* ob == oa for a single last pixel: b's results go first, a's overwrite them */
+        ob[oc] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[1], &r0), oo, full, amin, amax);
+        ob[oc + 1] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[3], &r1), oo, full, amin, amax);
+        oa[oc] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[0], &r0), oo, full, amin, amax);
+        oa[oc + 1] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[2], &r1), oo, full, amin, amax);
+    }
+    if (oc < out_c) {
+        const int8_t *f0 = filter + (int64_t)oc * patch;
+        const int32_t b0 = bias != NULL ? bias[oc] : 0;
+        int32_t acc[2] = {b0, b0};
+        mac_1x2(f0, x, n4, acc);
+        tail_1x2(f0, a, b, n4 * 4, patch, off, acc);
+        const tp_rq r0 = tp_rq_make(mult[oc * qstep], shift[oc * qstep]);
+        ob[oc] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[1], &r0), oo, full, amin, amax);
+        oa[oc] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[0], &r0), oo, full, amin, amax);
+    }
+}
+
+static void convolve_gemm(const tp_conv_params *p, const tp_quant_params *q, const tp_dims *id, const int8_t *in,
+                          const tp_dims *fd, const int8_t *filter, const int32_t *bias, const tp_dims *od,
+                          int8_t *out, uint32_t *x)
+{
+    const int32_t patch = fd->h * fd->w * fd->c, p4 = (patch + 3) & ~3;
+    int8_t *ga = (int8_t *)(x + p4), *gb = ga + p4;
+    const int32_t pixels = od->h * od->w;
+    const int full = p->activation.min <= -128 && p->activation.max >= 127;
+    for (int32_t pix = 0; pix < pixels; pix += 2) {
+        const int two = pix + 1 < pixels;
+        if (full) {
+            gemm_pixels(p, q, id, in, fd, filter, bias, od->w, od->c, out, pix, two, x, ga, gb, 1);
+        } else {
+            gemm_pixels(p, q, id, in, fd, filter, bias, od->w, od->c, out, pix, two, x, ga, gb, 0);
+        }
+    }
+}
+
+tp_status tp_convolve_s8(const tp_context *ctx, const tp_conv_params *params, const tp_quant_params *quant,
+                         const tp_dims *input_dims, const int8_t *input, const tp_dims *filter_dims,
+                         const int8_t *filter, const tp_dims *bias_dims, const int32_t *bias,
+                         const tp_dims *output_dims, int8_t *output)
+{
+    (void)bias_dims;
+    const int32_t out_c = output_dims->c;
+    if (filter_dims->c != input_dims->c || filter_dims->n != out_c) {
+        return TP_ARG_ERROR;
+    }
+    const int32_t patch = filter_dims->h * filter_dims->w * filter_dims->c;
+    uintptr_t buf = ctx != NULL ? (uintptr_t)ctx->buf : 0;
+    const int32_t skew = (int32_t)((4 - (buf & 3)) & 3);
+    const int gemm = buf != 0 && ctx->size - skew >= gemm_scratch(patch) - 4 && quant->rounding == TP_ROUND_DOUBLE &&
+                     tp_requant_headroom(quant, bias, out_c, patch, 127);
+    const int64_t in_size = (int64_t)input_dims->h * input_dims->w * input_dims->c;
+    const int64_t out_size = (int64_t)output_dims->h * output_dims->w * out_c;
+    for (int32_t b = 0; b < input_dims->n; b++) {
+        const int8_t *in = input + b * in_size;
+        int8_t *out = output + b * out_size;
+        if (gemm) {
+            convolve_gemm(params, quant, input_dims, in, filter_dims, filter, bias, output_dims, out,
+                          (uint32_t *)(buf + (uintptr_t)skew));
+        } else {
+            const tp_dims one = {1, input_dims->h, input_dims->w, input_dims->c};
+            const tp_dims one_out = {1, output_dims->h, output_dims->w, out_c};
+            convolve_clip(params, quant, &one, in, filter_dims, filter, bias, &one_out, out);
         }
     }
     return TP_OK;

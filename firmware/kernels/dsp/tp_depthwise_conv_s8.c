@@ -1,9 +1,15 @@
 /* DEPTHWISE_CONV_2D int8, DSP extension. With depth multiplier 1, four neighbouring
- * channels come in one word for input and filter alike; SXTAB16/SXTB16 widen them and
- * SMLABB/SMLATT do one MAC per channel. 3x3 windows fully inside the input take an
- * unrolled path; other depth multipliers use the portable loop. */
+ * channels come in one word for input and filter alike. Loops run channel group (4) outer,
+ * output pixel inner, so each group's weights are widened (SXTB16) once into a stack table
+ * and its requantization constants prepared once; per tap and group a pixel then costs one
+ * input load, two SXTAB16 (adding the input offset) and four SMLABB/SMLATT. Taps outside
+ * the input are skipped (TFLite pads with the zero point, which contributes nothing); 3x3
+ * windows inside the input are unrolled. Other depth multipliers, more than
+ * TP_DW_MAX_TAPS taps or no requantization headroom use the portable loop. */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
+
+#define TP_DW_MAX_TAPS 64
 
 int32_t tp_depthwise_conv_s8_get_buffer_size(const tp_dims *input_dims, const tp_dims *filter_dims)
 {
@@ -12,17 +18,20 @@ int32_t tp_depthwise_conv_s8_get_buffer_size(const tp_dims *input_dims, const tp
     return 0;
 }
 
-/* acc[0..3] (channels c..c+3) += one tap. */
-#define TP_DW_TAP(xp, wp)                                                              \
-    do {                                                                               \
-        const uint32_t v_ = tp_read_s8x4(xp), u_ = tp_read_s8x4(wp);                   \
-        const uint32_t x02_ = __sxtab16(off2, v_), x13_ = tp_sxtab16_hi(off2, v_); \
-        const uint32_t w02_ = __sxtb16(u_), w13_ = tp_sxtb16_hi(u_);             \
-        a0 = __smlabb(x02_, w02_, a0);                                                 \
-        a2 = __smlatt(x02_, w02_, a2);                                                 \
-        a1 = __smlabb(x13_, w13_, a1);                                                 \
-        a3 = __smlatt(x13_, w13_, a3);                                                 \
-    } while (0)
+/* a0..a3 (channels c..c+3) += one tap: input word v, widened weights at wp + off bytes:
+ * (c0, c2), (c1, c3). Assembly so that the weights come straight from the table by LDRD
+ * (GCC 12 copies them through other stack slots when the 3x3 window is unrolled). */
+#define TP_DW_TAP(v, wp, off)                                                                             \
+    __asm__("sxtab16 %[x0], %[o2], %[vv]\n\t"                                                             \
+            "sxtab16 %[x1], %[o2], %[vv], ror #8\n\t"                                                     \
+            "ldrd    %[w0], %[w1], [%[w], #" #off "]\n\t"                                                 \
+            "smlabb  %[a0], %[x0], %[w0], %[a0]\n\t"                                                      \
+            "smlatt  %[a2], %[x0], %[w0], %[a2]\n\t"                                                      \
+            "smlabb  %[a1], %[x1], %[w1], %[a1]\n\t"                                                      \
+            "smlatt  %[a3], %[x1], %[w1], %[a3]\n\t"                                                      \
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x0] "=&r"(x0_), [x1] "=&r"(x1_), \
+              [w0] "=&r"(w0_), [w1] "=&r"(w1_)                                                            \
+            : [vv] "r"(v), [o2] "r"(off2), [w] "r"(wp), "m"(*(const uint32_t(*)[2 * TP_DW_MAX_TAPS])wx))
 
 static tp_status depthwise_generic(const tp_dw_conv_params *params, const tp_quant_params *quant,
                                    const tp_dims *input_dims, const int8_t *input, const tp_dims *filter_dims,
@@ -66,6 +75,136 @@ static tp_status depthwise_generic(const tp_dw_conv_params *params, const tp_qua
     return TP_OK;
 }
 
+/* Output pixels of one 4-channel group (channels ch..ch+3, depth multiplier 1). */
+static inline __attribute__((always_inline)) void dw_group(const tp_dw_conv_params *p, const tp_dims *id,
+                                                           const int8_t *in, const tp_dims *fd, const int8_t *filter,
+                                                           const int32_t *bias, const tp_quant_params *q,
+                                                           const tp_dims *od, int8_t *out, int32_t ch, int full,
+                                                           int right)
+{
+    const int32_t c = id->c, in_h = id->h, in_w = id->w, k_h = fd->h, k_w = fd->w;
+    const int32_t dy = p->dilation.h, dx = p->dilation.w, row = in_w * c;
+    const uint32_t off2 = tp_dup16(p->input_offset);
+    uint32_t wx[2 * TP_DW_MAX_TAPS];
+    for (int32_t t = 0; t < k_h * k_w; t++) {
+        const uint32_t u = tp_read_s8x4(filter + t * c + ch);
+        wx[2 * t] = __sxtb16(u);
+        wx[2 * t + 1] = tp_sxtb16_hi(u);
+    }
+    tp_rq rq[4];
+    tp_rq_right rr[4];
+    int32_t b[4];
+    for (int32_t j = 0; j < 4; j++) {
+        const int32_t i = q->per_channel ? ch + j : 0;
+        if (right) {
+            rr[j] = tp_rq_right_make(q->multiplier[i], q->shift[i]);
+        } else {
+            rq[j] = tp_rq_make(q->multiplier[i], q->shift[i]);
+        }
+        b[j] = bias != NULL ? bias[ch + j] : 0;
+    }
+    const int32_t oo = p->output_offset, amin = p->activation.min, amax = p->activation.max;
+    const int is3x3 = k_h == 3 && k_w == 3 && dy == 1 && dx == 1;
+    int8_t *o = out + ch;
+    for (int32_t oy = 0; oy < od->h; oy++) {
+        const int32_t y0 = oy * p->stride.h - p->padding.h;
+        int32_t ky_lo = 0, ky_hi = k_h;
+        while (ky_lo < k_h && y0 + ky_lo * dy < 0) {
+            ky_lo++;
+        }
+        while (ky_hi > ky_lo && y0 + (ky_hi - 1) * dy >= in_h) {
+            ky_hi--;
+        }
+        for (int32_t ox = 0; ox < od->w; ox++, o += c) {
+            const int32_t x0 = ox * p->stride.w - p->padding.w;
+            const int8_t *px = in + (int64_t)y0 * row + (int64_t)x0 * c + ch;
+            int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
+            uint32_t x0_, x1_, w0_, w1_;
+            if (is3x3 && ky_lo == 0 && ky_hi == 3 && x0 >= 0 && x0 + 2 < in_w) {
+                const int8_t *p1 = px + row, *p2 = p1 + row;
+                TP_DW_TAP(tp_read_s8x4(px), wx, 0);
+                TP_DW_TAP(tp_read_s8x4(px + c), wx, 8);
+                TP_DW_TAP(tp_read_s8x4(px + 2 * c), wx, 16);
+                TP_DW_TAP(tp_read_s8x4(p1), wx, 24);
+                TP_DW_TAP(tp_read_s8x4(p1 + c), wx, 32);
+                TP_DW_TAP(tp_read_s8x4(p1 + 2 * c), wx, 40);
+                TP_DW_TAP(tp_read_s8x4(p2), wx, 48);
+                TP_DW_TAP(tp_read_s8x4(p2 + c), wx, 56);
+                TP_DW_TAP(tp_read_s8x4(p2 + 2 * c), wx, 64);
+            } else if (is3x3) { /* clipped 3x3: skip the taps outside, row by row */
+                const int k0 = x0 >= 0, k1 = x0 + 1 >= 0 && x0 + 1 < in_w, k2 = x0 + 2 < in_w;
+                for (int32_t ky = ky_lo; ky < ky_hi; ky++) {
+                    const int8_t *xr = px + (int64_t)ky * row;
+                    const uint32_t *wr = wx + 6 * ky;
+                    if (k0) {
+                        TP_DW_TAP(tp_read_s8x4(xr), wr, 0);
+                    }
+                    if (k1) {
+                        TP_DW_TAP(tp_read_s8x4(xr + c), wr, 8);
+                    }
+                    if (k2) {
+                        TP_DW_TAP(tp_read_s8x4(xr + 2 * c), wr, 16);
+                    }
+                }
+            } else {
+                int32_t kx_lo = 0, kx_hi = k_w;
+                while (kx_lo < k_w && x0 + kx_lo * dx < 0) {
+                    kx_lo++;
+                }
+                while (kx_hi > kx_lo && x0 + (kx_hi - 1) * dx >= in_w) {
+                    kx_hi--;
+                }
+                for (int32_t ky = ky_lo; ky < ky_hi; ky++) {
+                    const int8_t *xr = px + (int64_t)ky * dy * row;
+                    const uint32_t *wr = wx + 2 * ky * k_w;
+                    for (int32_t kx = kx_lo; kx < kx_hi; kx++) {
+                        TP_DW_TAP(tp_read_s8x4(xr + kx * dx * c), wr + 2 * kx, 0);
+                    }
+                }
+            }
+            if (right) {
+                a0 = tp_rq_right_apply(a0, &rr[0]), a1 = tp_rq_right_apply(a1, &rr[1]);
+                a2 = tp_rq_right_apply(a2, &rr[2]), a3 = tp_rq_right_apply(a3, &rr[3]);
+            } else {
+                a0 = tp_rq_apply(a0, &rq[0]), a1 = tp_rq_apply(a1, &rq[1]);
+                a2 = tp_rq_apply(a2, &rq[2]), a3 = tp_rq_apply(a3, &rq[3]);
+            }
+            o[0] = (int8_t)tp_clamp_fast(a0, oo, full, amin, amax);
+            o[1] = (int8_t)tp_clamp_fast(a1, oo, full, amin, amax);
+            o[2] = (int8_t)tp_clamp_fast(a2, oo, full, amin, amax);
+            o[3] = (int8_t)tp_clamp_fast(a3, oo, full, amin, amax);
+        }
+    }
+}
+
+/* One channel (the last c % 4 of them), any position of the window. */
+static void dw_channel(const tp_dw_conv_params *p, const tp_dims *id, const int8_t *in, const tp_dims *fd,
+                       const int8_t *filter, const int32_t *bias, const tp_quant_params *q, const tp_dims *od,
+                       int8_t *out, int32_t ch)
+{
+    const int32_t c = id->c;
+    for (int32_t oy = 0; oy < od->h; oy++) {
+        const int32_t y0 = oy * p->stride.h - p->padding.h;
+        for (int32_t ox = 0; ox < od->w; ox++) {
+            const int32_t x0 = ox * p->stride.w - p->padding.w;
+            int32_t acc = bias != NULL ? bias[ch] : 0;
+            for (int32_t ky = 0; ky < fd->h; ky++) {
+                const int32_t y = y0 + ky * p->dilation.h;
+                for (int32_t kx = 0; y >= 0 && y < id->h && kx < fd->w; kx++) {
+                    const int32_t x = x0 + kx * p->dilation.w;
+                    if (x >= 0 && x < id->w) {
+                        acc += filter[(ky * fd->w + kx) * c + ch] *
+                               (in[((int64_t)y * id->w + x) * c + ch] + p->input_offset);
+                    }
+                }
+            }
+            const int32_t i = q->per_channel ? ch : 0;
+            out[((int64_t)oy * od->w + ox) * c + ch] =
+                tp_finish_s8(acc, q->multiplier[i], q->shift[i], q->rounding, p->output_offset, &p->activation);
+        }
+    }
+}
+
 tp_status tp_depthwise_conv_s8(const tp_context *ctx, const tp_dw_conv_params *params,
                                const tp_quant_params *quant, const tp_dims *input_dims, const int8_t *input,
                                const tp_dims *filter_dims, const int8_t *filter, const tp_dims *bias_dims,
@@ -73,91 +212,31 @@ tp_status tp_depthwise_conv_s8(const tp_context *ctx, const tp_dw_conv_params *p
 {
     (void)ctx;
     (void)bias_dims;
-    const int32_t in_h = input_dims->h, in_w = input_dims->w, c = input_dims->c;
-    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
-    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    const int32_t c = input_dims->c, taps = filter_dims->h * filter_dims->w;
     if (output_dims->c != c * params->ch_mult || filter_dims->c != output_dims->c) {
         return TP_ARG_ERROR;
     }
-    if (params->ch_mult != 1) {
+    if (params->ch_mult != 1 || taps > TP_DW_MAX_TAPS || quant->rounding != TP_ROUND_DOUBLE ||
+        !tp_requant_headroom(quant, bias, c, taps, 127)) {
         return depthwise_generic(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
     }
-    const uint32_t off2 = tp_dup16(params->input_offset);
-    const int32_t dy = params->dilation.h, dx = params->dilation.w;
-    const int32_t row = in_w * c;
-    const int is3x3 = k_h == 3 && k_w == 3 && dy == 1 && dx == 1;
+    const int full = params->activation.min <= -128 && params->activation.max >= 127;
+    const int right = tp_requant_right_only(quant, c);
+    const int64_t in_size = (int64_t)input_dims->h * input_dims->w * c;
+    const int64_t out_size = (int64_t)output_dims->h * output_dims->w * c;
     for (int32_t b = 0; b < input_dims->n; b++) {
-        const int8_t *in = input + (int64_t)b * in_h * row;
-        for (int32_t oy = 0; oy < out_h; oy++) {
-            const int32_t y0 = oy * params->stride.h - params->padding.h;
-            for (int32_t ox = 0; ox < out_w; ox++) {
-                const int32_t x0 = ox * params->stride.w - params->padding.w;
-                const int inside = y0 >= 0 && x0 >= 0 && y0 + (k_h - 1) * dy < in_h && x0 + (k_w - 1) * dx < in_w;
-                const int8_t *px = in + (int64_t)y0 * row + (int64_t)x0 * c;
-                int32_t ch = 0;
-                for (; ch + 4 <= c; ch += 4) {
-                    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-                    if (bias != NULL) {
-                        a0 = bias[ch], a1 = bias[ch + 1], a2 = bias[ch + 2], a3 = bias[ch + 3];
-                    }
-                    if (inside && is3x3) {
-                        const int8_t *x = px + ch, *w = filter + ch;
-                        TP_DW_TAP(x, w);
-                        TP_DW_TAP(x + c, w + c);
-                        TP_DW_TAP(x + 2 * c, w + 2 * c);
-                        x += row, w += 3 * c;
-                        TP_DW_TAP(x, w);
-                        TP_DW_TAP(x + c, w + c);
-                        TP_DW_TAP(x + 2 * c, w + 2 * c);
-                        x += row, w += 3 * c;
-                        TP_DW_TAP(x, w);
-                        TP_DW_TAP(x + c, w + c);
-                        TP_DW_TAP(x + 2 * c, w + 2 * c);
-                    } else {
-                        for (int32_t ky = 0; ky < k_h; ky++) {
-                            const int32_t y = y0 + ky * dy;
-                            if (y < 0 || y >= in_h) {
-                                continue;
-                            }
-                            for (int32_t kx = 0; kx < k_w; kx++) {
-                                const int32_t x = x0 + kx * dx;
-                                if (x < 0 || x >= in_w) {
-                                    continue;
-                                }
-                                TP_DW_TAP(in + (int64_t)y * row + (int64_t)x * c + ch,
-                                          filter + ((int64_t)ky * k_w + kx) * c + ch);
-                            }
-                        }
-                    }
-                    const int32_t acc[4] = {a0, a1, a2, a3};
-                    for (int32_t j = 0; j < 4; j++) {
-                        const int32_t q = quant->per_channel ? ch + j : 0;
-                        output[ch + j] = tp_finish_s8(acc[j], quant->multiplier[q], quant->shift[q],
-                                                      quant->rounding, params->output_offset, &params->activation);
-                    }
-                }
-                for (; ch < c; ch++) {
-                    int32_t acc = bias != NULL ? bias[ch] : 0;
-                    for (int32_t ky = 0; ky < k_h; ky++) {
-                        const int32_t y = y0 + ky * dy;
-                        if (y < 0 || y >= in_h) {
-                            continue;
-                        }
-                        for (int32_t kx = 0; kx < k_w; kx++) {
-                            const int32_t x = x0 + kx * dx;
-                            if (x < 0 || x >= in_w) {
-                                continue;
-                            }
-                            acc += filter[((int64_t)ky * k_w + kx) * c + ch] *
-                                   (in[(int64_t)y * row + (int64_t)x * c + ch] + params->input_offset);
-                        }
-                    }
-                    const int32_t q = quant->per_channel ? ch : 0;
-                    output[ch] = tp_finish_s8(acc, quant->multiplier[q], quant->shift[q], quant->rounding,
-                                              params->output_offset, &params->activation);
-                }
-                output += c;
+        const int8_t *in = input + b * in_size;
+        int8_t *out = output + b * out_size;
+        int32_t ch = 0;
+        for (; ch + 4 <= c; ch += 4) {
+            if (full && right) {
+                dw_group(params, input_dims, in, filter_dims, filter, bias, quant, output_dims, out, ch, 1, 1);
+            } else {
+                dw_group(params, input_dims, in, filter_dims, filter, bias, quant, output_dims, out, ch, full, right);
             }
+        }
+        for (; ch < c; ch++) {
+            dw_channel(params, input_dims, in, filter_dims, filter, bias, quant, output_dims, out, ch);
         }
     }
     return TP_OK;

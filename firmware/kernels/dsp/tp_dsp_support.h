@@ -100,4 +100,38 @@ static inline int32_t tp_dot_1x1(const int8_t *w, const int8_t *x, int32_t len, 
     return acc;
 }
 
+/* Requantize, add the output offset and clamp: the fast exact path of tp_finish_s8 for
+ * calls that passed tp_requant_headroom() (double) or any call (single). `full` = the
+ * activation range is all of int8, so one SSAT clamps. */
+static inline int32_t tp_finish_fast(int32_t acc, int32_t multiplier, int32_t shift, int single, int32_t output_offset,
+                                     int full, int32_t act_min, int32_t act_max)
+{
+    acc = single ? tp_requant_single_fast(acc, multiplier, shift) : tp_requant_double_bounded(acc, multiplier, shift);
+    acc += output_offset;
+    if (full) {
+        return __ssat(acc, 8);
+    }
+    acc = acc > act_min ? acc : act_min;
+    return acc < act_max ? acc : act_max;
+}
+
+/* Output offset and clamp after requantization (`full`: the range is all of int8, one SSAT). */
+static inline int32_t tp_clamp_fast(int32_t v, int32_t output_offset, int full, int32_t act_min, int32_t act_max)
+{
+    v += output_offset;
+    if (full) {
+        return __ssat(v, 8);
+    }
+    v = v > act_min ? v : act_min;
+    return v < act_max ? v : act_max;
+}
+
+/* Four int8 at p, plus `off` each, as int16 pairs: *lo = (x0, x2), *hi = (x1, x3). */
+static inline void tp_widen4(const int8_t *p, uint32_t off2, uint32_t *lo, uint32_t *hi)
+{
+    const uint32_t v = tp_read_s8x4(p);
+    *lo = __sxtab16(off2, v);
+    *hi = tp_sxtab16_hi(off2, v);
+}
+
 #endif /* TP_DSP_SUPPORT_H */
