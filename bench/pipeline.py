@@ -59,7 +59,7 @@ def run_model(arch: str, ds, epochs: int, ft_epochs: int, qat_epochs: int, workd
         elif variant == "2:4":
             (pruned, _), stages["prune"] = timed(lambda: prune(dense, PruneConfig(granularity="nm", nm=(2, 4),
                                                                                   finetune=ft), ds))
-            fmt = "nm"
+            fmt = "auto"  # codegen picks per layer: a Cin=1 stem has no 2:4 groups
         elif variant == "channel 50%":
             (pruned, _), stages["prune"] = timed(lambda: prune(dense, PruneConfig(granularity="channel", sparsity=0.5,
                                                                                   finetune=ft), ds))
