@@ -65,7 +65,10 @@ class Chain:
         n = shape[axis]
         w = self.rng.integers(-127, 128, shape).astype(np.int8)
         scales = self.rng.uniform(0.005, 0.03, n)
-        self.layers[name] = dict(w=w, scales=scales, axis=axis, bias=self.rng.integers(-2000, 2000, n))
+        # ref_scale: of the whole layer, so a physically slimmed copy keeps its output scale
+        self.layers[name] = dict(w=w, scales=scales, axis=axis, bias=self.rng.integers(-2000, 2000, n),
+                                 ref_scale=float(scales.max()),
+                                 ref_depth=int(np.prod(shape[1:3])) if axis == 3 else int(np.prod(shape[1:])))
 
     def prunable(self) -> dict[str, int]:
         """Layer -> number of output channels that may be zeroed (the FC is the model output)."""
@@ -80,7 +83,7 @@ class Chain:
         for name, chans in zero.items():
             chans = list(chans)
             lay = L[name]
-            idx = [slice(None)] * 4
+            idx = [slice(None)] * lay["w"].ndim
             idx[lay["axis"]] = chans
             lay["w"][tuple(idx)] = 0
             if zero_bias:
@@ -140,8 +143,7 @@ class Chain:
         f = spec.add(T(lay["w"].shape, scale=[float(s) for s in lay["scales"]], zero_point=[0] * n,
                        axis=lay["axis"], data=lay["w"]))
         sc, zp = self.q[name]
-        depth = lay["w"][0].size if opcode == "CONV_2D" else self.kd * self.kd
-        out = spec.add(T(out_shape, scale=[_scale(in_scale, lay, depth, sc)], zero_point=[zp]))
+        out = spec.add(T(out_shape, scale=[_scale(in_scale, lay, sc)], zero_point=[zp]))
         common = dict(padding=PADS[padding], strideH=1, strideW=1, dilationHFactor=1, dilationWFactor=1,
                       fusedActivationFunction=ACTS[self.act])
         if opcode == "CONV_2D":
@@ -156,7 +158,7 @@ class Chain:
         n = len(lay["scales"])
         f = spec.add(T(lay["w"].shape, scale=[float(s) for s in lay["scales"]], zero_point=[0] * n, data=lay["w"]))
         sc, zp = self.q["fc"]
-        out = spec.add(T((1, n), scale=[_scale(in_scale, lay, lay["w"].shape[1], sc)], zero_point=[zp]))
+        out = spec.add(T((1, n), scale=[_scale(in_scale, lay, sc)], zero_point=[zp]))
         spec.ops.append(Op("FULLY_CONNECTED", [x, f, self._bias(spec, lay, in_scale)], [out],
                            options("FullyConnectedOptions", fusedActivationFunction=0), "FullyConnectedOptions"))
         return out
@@ -168,6 +170,6 @@ def _rows(lay: dict, keep: np.ndarray, axis: int) -> dict:
     return dict(lay, w=lay["w"][tuple(idx)], scales=lay["scales"][keep], bias=lay["bias"][keep])
 
 
-def _scale(in_scale: float, lay: dict, depth: int, factor: float) -> float:
+def _scale(in_scale: float, lay: dict, factor: float) -> float:
     """An output scale that maps typical accumulators (~60·60·sqrt(depth)) to ~±50 codes."""
-    return float(in_scale * float(np.max(lay["scales"])) * math.sqrt(depth) * 70 * factor)
+    return float(in_scale * lay["ref_scale"] * math.sqrt(lay["ref_depth"]) * 70 * factor)
