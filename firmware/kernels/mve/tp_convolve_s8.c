@@ -16,7 +16,7 @@
 #ifndef TP_MVE_CONV_PATCH_MAX
 #define TP_MVE_CONV_PATCH_MAX 1024 /* bytes per gathered field; two live on the stack */
 #endif
-#define TP_MVE_CONV_CH_BLOCK 64 /* channels whose folded bias lives on the stack at once */
+#define TP_MVE_CONV_CH_BLOCK TP_MVE_BLOCK /* channels whose folded bias lives on the stack at once */
 
 int32_t tp_convolve_s8_get_buffer_size(const tp_dims *input_dims, const tp_dims *filter_dims)
 {
@@ -30,19 +30,19 @@ static inline void dot_2x2(const int8_t *xa, const int8_t *xb, const int8_t *w0,
                            int32_t s[4])
 {
     int32_t a0 = s[0], a1 = s[1], b0 = s[2], b1 = s[3];
-    int32_t k = 0;
-    for (; k + 16 <= len; k += 16) {
-        const int8x16_t va = vldrbq_s8(xa + k), vb = vldrbq_s8(xb + k);
-        const int8x16_t u0 = vldrbq_s8(w0 + k), u1 = vldrbq_s8(w1 + k);
+    for (int32_t blocks = len >> 4; blocks > 0; blocks--) { /* post-incremented loads, LE loop */
+        const int8x16_t va = vldrbq_s8(xa), vb = vldrbq_s8(xb);
+        const int8x16_t u0 = vldrbq_s8(w0), u1 = vldrbq_s8(w1);
+        xa += 16, xb += 16, w0 += 16, w1 += 16;
         a0 = vmladavaq_s8(a0, va, u0);
         a1 = vmladavaq_s8(a1, va, u1);
         b0 = vmladavaq_s8(b0, vb, u0);
         b1 = vmladavaq_s8(b1, vb, u1);
     }
-    if (k < len) {
-        const mve_pred16_t p = vctp8q((uint32_t)(len - k));
-        const int8x16_t va = vldrbq_z_s8(xa + k, p), vb = vldrbq_z_s8(xb + k, p);
-        const int8x16_t u0 = vldrbq_z_s8(w0 + k, p), u1 = vldrbq_z_s8(w1 + k, p);
+    if (len & 15) {
+        const mve_pred16_t p = vctp8q((uint32_t)(len & 15));
+        const int8x16_t va = vldrbq_z_s8(xa, p), vb = vldrbq_z_s8(xb, p);
+        const int8x16_t u0 = vldrbq_z_s8(w0, p), u1 = vldrbq_z_s8(w1, p);
         a0 = vmladavaq_s8(a0, va, u0);
         a1 = vmladavaq_s8(a1, va, u1);
         b0 = vmladavaq_s8(b0, vb, u0);
@@ -117,23 +117,30 @@ static void gather(const geometry *g, int32_t oy, int32_t ox, int8_t *buf)
 }
 
 /* Output pixels pa and pb (pb may equal pa; its values are then stored twice), all
- * channels of the block [oc0, oc0 + nch), from full fields xa and xb. */
+ * channels of the block [oc0, oc0 + nch), from full fields xa and xb. beff and bp hold
+ * the block's folded biases and requantization parameters. */
 static void pixels_block(const int8_t *xa, const int8_t *xb, const int8_t *filter, int32_t patch, int32_t oc0,
-                         int32_t nch, const int32_t *beff, const tp_mve_out *fin, int8_t *outa, int8_t *outb)
+                         int32_t nch, const int32_t *beff, const tp_mve_block_params *bp, const tp_mve_out *fin,
+                         int8_t *outa, int8_t *outb)
 {
-    for (int32_t j = 0; j < nch; j += 4) {
+    const int32x4_t lo = vdupq_n_s32(fin->act_min), hi = vdupq_n_s32(fin->act_max);
+    const int8_t *w = filter + (int64_t)oc0 * patch;
+    for (int32_t j = 0; j < nch; j += 4, w += 4 * patch) {
         const int32_t n = nch - j < 4 ? nch - j : 4;
-        const int8_t *w0 = filter + (int64_t)(oc0 + j) * patch;
-        const int8_t *w1 = n > 1 ? w0 + patch : w0, *w2 = n > 2 ? w0 + 2 * patch : w0;
-        const int8_t *w3 = n > 3 ? w0 + 3 * patch : w0;
+        const int8_t *w1 = n > 1 ? w + patch : w, *w2 = n > 2 ? w + 2 * patch : w;
+        const int8_t *w3 = n > 3 ? w + 3 * patch : w;
         int32_t s01[4] = {0, 0, 0, 0}, s23[4] = {0, 0, 0, 0};
-        dot_2x2(xa, xb, w0, w1, patch, s01);
+        dot_2x2(xa, xb, w, w1, patch, s01);
         dot_2x2(xa, xb, w2, w3, patch, s23);
-        const int32x4_t bias = vldrwq_z_s32(beff + j, vctp32q((uint32_t)n));
-        const int32x4_t acc_a = vaddq_s32(tp_mve_vec4(s01[0], s01[1], s23[0], s23[1]), bias);
-        const int32x4_t acc_b = vaddq_s32(tp_mve_vec4(s01[2], s01[3], s23[2], s23[3]), bias);
-        tp_mve_store4(outa + j, tp_mve_finish(fin, acc_a, oc0 + j, n), n);
-        tp_mve_store4(outb + j, tp_mve_finish(fin, acc_b, oc0 + j, n), n);
+        const int32x4_t bias = vldrwq_s32(beff + j), mult = vldrwq_s32(bp->mult + j);
+        const int32x4_t shift = vldrwq_s32(bp->shift + j);
+        int32x4_t ra = tp_mve_vec4(s01[0], s01[1], s23[0], s23[1]), rb = tp_mve_vec4(s01[2], s01[3], s23[2], s23[3]);
+        ra = vaddq_n_s32(tp_mve_requantize(vaddq_s32(ra, bias), mult, shift, fin->mode), fin->output_offset);
+        rb = vaddq_n_s32(tp_mve_requantize(vaddq_s32(rb, bias), mult, shift, fin->mode), fin->output_offset);
+        ra = vminq_s32(vmaxq_s32(ra, lo), hi);
+        rb = vminq_s32(vmaxq_s32(rb, lo), hi);
+        tp_mve_store4(outa + j, ra, n);
+        tp_mve_store4(outb + j, rb, n);
     }
 }
 
@@ -204,7 +211,9 @@ tp_status tp_convolve_s8(const tp_context *ctx, const tp_conv_params *params, co
         }
         for (int32_t oc0 = 0; oc0 < out_c; oc0 += TP_MVE_CONV_CH_BLOCK) {
             const int32_t nch = out_c - oc0 < TP_MVE_CONV_CH_BLOCK ? out_c - oc0 : TP_MVE_CONV_CH_BLOCK;
-            int32_t beff[TP_MVE_CONV_CH_BLOCK]; /* bias + in_off * sum(filter row) */
+            int32_t beff[TP_MVE_CONV_CH_BLOCK] = {0}; /* bias + in_off * sum(filter row) */
+            tp_mve_block_params bp;
+            tp_mve_block_load(&bp, &fin, oc0, nch);
             for (int32_t j = 0; j < nch; j++) {
                 const int32_t sw = sum_s8(filter + (int64_t)(oc0 + j) * patch, patch, 0);
                 beff[j] = (bias != NULL ? bias[oc0 + j] : 0) + params->input_offset * sw;
@@ -221,7 +230,7 @@ tp_status tp_convolve_s8(const tp_context *ctx, const tp_conv_params *params, co
                     gather(&g, yb, xb, field[1]);
                     fa = field[0], fb = field[1];
                 }
-                pixels_block(fa, fb, filter, patch, oc0, nch, beff, &fin, out_batch + (int64_t)pa * out_c + oc0,
+                pixels_block(fa, fb, filter, patch, oc0, nch, beff, &bp, &fin, out_batch + (int64_t)pa * out_c + oc0,
                              out_batch + (int64_t)pb * out_c + oc0);
             }
         }

@@ -28,12 +28,18 @@ static inline void valid_taps(int32_t start, int32_t k, int32_t dil, int32_t siz
 static inline int32x4_t even_lanes(const int32_t *v, int32_t n)
 {
     const uint32x4_t idx = vidupq_n_u32(0, 2);
+    if (n >= 8) {
+        return vldrwq_gather_shifted_offset_s32(v, idx);
+    }
     return vldrwq_gather_shifted_offset_z_s32(v, idx, vcmphiq_u32(vdupq_n_u32((uint32_t)n), idx));
 }
 
 static inline int32x4_t odd_lanes(const int32_t *v, int32_t n)
 {
     const uint32x4_t idx = vidupq_n_u32(1, 2);
+    if (n >= 8) {
+        return vldrwq_gather_shifted_offset_s32(v, idx);
+    }
     return vldrwq_gather_shifted_offset_z_s32(v, idx, vcmphiq_u32(vdupq_n_u32((uint32_t)n), idx));
 }
 

@@ -52,16 +52,11 @@ static inline tp_mve_rq_mode tp_mve_requant_plan(const tp_quant_params *quant, i
     return TP_MVE_RQ_SINGLE;
 }
 
-static inline int32x4_t tp_mve_requantize(int32x4_t x, int32x4_t mult, int32x4_t shift, tp_mve_rq_mode mode)
+/* The single-rounding and scalar modes: rare (FC layers, shift >= 0), kept out of line
+ * so that the double-rounding path of the callers stays small. */
+static __attribute__((noinline)) int32x4_t tp_mve_requantize_other(int32x4_t x, int32x4_t mult, int32x4_t shift,
+                                                                   tp_mve_rq_mode mode)
 {
-    const int32x4_t zero = vdupq_n_s32(0);
-    if (mode == TP_MVE_RQ_DOUBLE) {
-        const int32x4_t right = vminq_s32(shift, zero); /* -e, e >= 0 */
-        const int32x4_t h = vqrdmulhq_s32(vshlq_s32(x, vmaxq_s32(shift, zero)), mult);
-        /* -1 where h < 0 and e > 0: the sign bit of h & (-e) */
-        const int32x4_t fixup = vshrq_n_s32(vandq_s32(h, right), 31);
-        return vrshlq_s32(vqaddq_s32(h, fixup), right);
-    }
     if (mode == TP_MVE_RQ_SINGLE) {
         const int32x4_t wide = vrshlq_s32(vmulhq_s32(x, mult), vaddq_n_s32(shift, 1)); /* t >= 33 */
         const int32x4_t t32 = vrmulhq_s32(x, mult);                                   /* t == 32 */
@@ -76,6 +71,19 @@ static inline int32x4_t tp_mve_requantize(int32x4_t x, int32x4_t mult, int32x4_t
         v[i] = tp_requantize(v[i], m[i], s[i], TP_ROUND_SINGLE);
     }
     return vld1q_s32(v);
+}
+
+static inline int32x4_t tp_mve_requantize(int32x4_t x, int32x4_t mult, int32x4_t shift, tp_mve_rq_mode mode)
+{
+    if (__builtin_expect(mode == TP_MVE_RQ_DOUBLE, 1)) {
+        const int32x4_t zero = vdupq_n_s32(0);
+        const int32x4_t right = vminq_s32(shift, zero); /* -e, e >= 0 */
+        const int32x4_t h = vqrdmulhq_s32(vshlq_s32(x, vmaxq_s32(shift, zero)), mult);
+        /* -1 where h < 0 and e > 0: the sign bit of h & (-e) */
+        const int32x4_t fixup = vshrq_n_s32(vandq_s32(h, right), 31);
+        return vrshlq_s32(vqaddq_s32(h, fixup), right);
+    }
+    return tp_mve_requantize_other(x, mult, shift, mode);
 }
 
 /* Requantize four accumulators of output channels ch..ch+3, add the output offset, clamp
@@ -111,7 +119,10 @@ static inline int32x4_t tp_mve_finish_q(const tp_mve_out *o, int32x4_t acc, int3
 static inline int32x4_t tp_mve_finish(const tp_mve_out *o, int32x4_t acc, int32_t ch, int32_t n)
 {
     int32x4_t mult, shift;
-    if (o->per_channel) {
+    if (o->per_channel && n >= 4) {
+        mult = vldrwq_s32(o->mult + ch);
+        shift = vldrwq_s32(o->shift + ch);
+    } else if (o->per_channel) {
         const mve_pred16_t p = vctp32q((uint32_t)n);
         mult = vldrwq_z_s32(o->mult + ch, p);
         shift = vldrwq_z_s32(o->shift + ch, p);
@@ -120,6 +131,29 @@ static inline int32x4_t tp_mve_finish(const tp_mve_out *o, int32x4_t acc, int32_
         shift = vdupq_n_s32(o->shift[0]);
     }
     return tp_mve_finish_q(o, acc, mult, shift);
+}
+
+/* Per-channel multipliers and shifts of a block of up to TP_MVE_BLOCK channels, copied
+ * (or broadcast, per-tensor) into arrays of the full block size, so that every group of
+ * four channels loads its parameters without predication. */
+#define TP_MVE_BLOCK 64
+typedef struct {
+    int32_t mult[TP_MVE_BLOCK];
+    int32_t shift[TP_MVE_BLOCK];
+} tp_mve_block_params;
+
+static inline void tp_mve_block_load(tp_mve_block_params *bp, const tp_mve_out *o, int32_t ch0, int32_t n)
+{
+    for (int32_t j = 0; j < TP_MVE_BLOCK; j += 4) {
+        if (o->per_channel) {
+            const mve_pred16_t p = vctp32q((uint32_t)(j < n ? n - j : 0));
+            vst1q_s32(bp->mult + j, vldrwq_z_s32(o->mult + ch0 + j, p));
+            vst1q_s32(bp->shift + j, vldrwq_z_s32(o->shift + ch0 + j, p));
+        } else {
+            vst1q_s32(bp->mult + j, vdupq_n_s32(o->mult[0]));
+            vst1q_s32(bp->shift + j, vdupq_n_s32(o->shift[0]));
+        }
+    }
 }
 
 /* Store the low bytes of the first n lanes, contiguous. */
