@@ -99,3 +99,8 @@ def test_recipe_overrides_and_errors(tmp_path):
         load_recipe(p)
     with pytest.raises(RecipeError, match="3:2"):
         config_from_dict({"nm": "3:2"})
+
+
+def test_global_scope_refuses_per_layer_targets():
+    with pytest.raises(RecipeError, match="global"):
+        config_from_dict({"scope": "global", "layers": {"fc": {"sparsity": 0.9}}})

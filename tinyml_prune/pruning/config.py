@@ -120,6 +120,9 @@ class PruneConfig:
         for name, lc in self.layers.items():
             if lc.sparsity is not None and not 0.0 <= lc.sparsity < 1.0:
                 raise RecipeError(f"layers.{name}.sparsity {lc.sparsity} must be in [0, 1)")
+            if lc.sparsity is not None and self.scope == "global" and self.granularity == "unstructured":
+                raise RecipeError(f"layers.{name}.sparsity: a per-layer target contradicts scope = "
+                                  f"'global' (one threshold for all layers); use scope = 'layer'")
         object.__setattr__(self, "nm", parse_nm(self.nm))
         object.__setattr__(self, "skip", tuple(self.skip))
         object.__setattr__(self, "criterion_options", MappingProxyType(dict(self.criterion_options)))

@@ -97,8 +97,8 @@ class LayerCost:
 def layer_cost(layer, kernel: np.ndarray | None = None) -> LayerCost:
     """Parameters and multiply-accumulates of one inference; with ``kernel``, count only its nonzeros.
 
-    MACs scale with the kernel's nonzeros: every kernel element is used once per output position
-    (Conv) or once per input row (Dense).
+    MACs scale with the kernel's nonzeros. For a depthwise kernel [H,W,C,mult] every element is
+    likewise used once per output position.
     """
     var = kernel_variable(layer)
     w = var.numpy() if kernel is None else kernel
@@ -108,8 +108,6 @@ def layer_cost(layer, kernel: np.ndarray | None = None) -> LayerCost:
     out_shape = layer.output_shape
     if isinstance(out_shape, list):
         out_shape = out_shape[0]
-    if isinstance(layer, L.Dense):
-        positions = int(np.prod([d for d in out_shape[1:-1] if d is not None] or [1]))
-    else:  # conv: one use of the kernel per output spatial position
-        positions = int(np.prod([d for d in out_shape[1:-1] if d is not None] or [1]))
+    # one use of every kernel element per output position (conv: spatial; Dense: 1 for 2-D input)
+    positions = int(np.prod([d for d in out_shape[1:-1] if d is not None] or [1]))
     return LayerCost(params=nnz + nbias, macs=nnz * positions)
