@@ -38,13 +38,18 @@ CONFIGS = {
     "bitmask@90%": ("unstructured", "bitmask", "auto"),
     "nm 2:4": ("2:4", "nm", "auto"),
     "auto@90%": ("unstructured", "auto", "auto"),
+    "slim@50%ch": ("channel", "slim", "auto"),  # 50 % of the channels masked (weights and bias)
 }
 
 
 def model_bytes(name: str, pruning: str | None) -> bytes:
     from tinyml_prune.codegen.formats.sparsify import prune_tflite
 
+    from tinyml_prune.codegen.formats.sparsify import mask_channels
+
     t = (FIXTURES / f"{name}.tflite").read_bytes()
+    if pruning == "channel":
+        return mask_channels(t, 0.5)
     return t if pruning is None else prune_tflite(t, pruning, 0.9)
 
 
