@@ -143,8 +143,11 @@ class Analysis:
             filt = g.tensor(op.inputs[1]) if len(op.inputs) > 1 else None
             if filt is None or not filt.is_constant:
                 return "has no constant filter"
-            if sum(1 for i in self._weight_users(filt.index)) > 1:
+            if len(self.uses[filt.index]) > 1:
                 return f"shares its filter '{filt.name}' with another operator"
+            bias = g.tensor(op.inputs[2]) if len(op.inputs) > 2 else None
+            if bias is not None and len(self.uses[bias.index]) > 1:
+                return f"shares its bias '{bias.name}' with another operator"
             t_in, t_out = op.inputs[0], outs[0]
             w_in, w_out = f.width[t_in], f.width[t_out]
             if op.opcode == "CONV_2D":
@@ -193,9 +196,6 @@ class Analysis:
         if op.opcode == "SOFTMAX":
             return "normalises over all channels"
         return "is not understood by the slim pass"
-
-    def _weight_users(self, t: int):
-        return [op for op, pos in self.uses[t] if pos == 1]
 
     # -- constant channels ----------------------------------------------------------------
     def _padded(self, op: Operator, k_hw) -> bool:
