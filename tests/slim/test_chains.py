@@ -151,3 +151,37 @@ def test_auto_slims_before_choosing_formats(fmt):
     res = assert_layers_bit_exact(masked, fmt=fmt)
     assert res.manifest["slim"]["totals"]["macs_saved"] > 0
     assert res.program.graph.tensors[res.program.emitters[0].op.outputs[0]].shape[-1] == ch.c1 - 2
+
+
+def test_depth_multiplier_two_drops_both_outputs_of_a_channel():
+    """CONV (channel 1 masked) -> DEPTHWISE x2 (SAME 3x3) -> CONV 1x1: outputs 2 and 3 go."""
+    rng = np.random.default_rng(11)
+    spec = ModelSpec()
+    x = spec.add(T((1, 4, 4, 2), scale=[0.02], zero_point=[3]))
+    w1 = rng.integers(-127, 128, (3, 1, 1, 2)).astype(np.int8)
+    w1[1] = 0
+    f1 = spec.add(T(w1.shape, scale=[0.01] * 3, zero_point=[0] * 3, data=w1))
+    b1 = spec.add(T((3,), "int32", scale=[0.0002] * 3, zero_point=[0] * 3, data=np.array([90, 0, -40], np.int32)))
+    y = spec.add(T((1, 4, 4, 3), scale=[0.05], zero_point=[-128]))
+    conv = dict(strideH=1, strideW=1, dilationHFactor=1, dilationWFactor=1, fusedActivationFunction=1)
+    spec.ops.append(Op("CONV_2D", [x, f1, b1], [y], options("Conv2DOptions", padding=1, **conv), "Conv2DOptions"))
+    wd = rng.integers(-127, 128, (1, 3, 3, 6)).astype(np.int8)
+    fd = spec.add(T(wd.shape, scale=[0.01] * 6, zero_point=[0] * 6, axis=3, data=wd))
+    bd = spec.add(T((6,), "int32", scale=[0.0005] * 6, zero_point=[0] * 6,
+                    data=rng.integers(-500, 500, 6).astype(np.int32)))
+    d = spec.add(T((1, 4, 4, 6), scale=[0.08], zero_point=[-20]))
+    spec.ops.append(Op("DEPTHWISE_CONV_2D", [y, fd, bd], [d],
+                       options("DepthwiseConv2DOptions", padding=0, depthMultiplier=2, **conv),
+                       "DepthwiseConv2DOptions"))
+    w2 = rng.integers(-127, 128, (2, 1, 1, 6)).astype(np.int8)
+    f2 = spec.add(T(w2.shape, scale=[0.01] * 2, zero_point=[0] * 2, data=w2))
+    b2 = spec.add(T((2,), "int32", scale=[0.0008] * 2, zero_point=[0] * 2, data=np.array([7, -9], np.int32)))
+    z = spec.add(T((1, 4, 4, 2), scale=[0.2], zero_point=[1]))
+    spec.ops.append(Op("CONV_2D", [d, f2, b2], [z], options("Conv2DOptions", padding=1, **conv), "Conv2DOptions"))
+    spec.inputs, spec.outputs = [x], [z]
+    res = assert_layers_bit_exact(build(spec))
+    layers = {l["operator"]: l for l in res.program.slim.layers}
+    assert layers[0]["removed_out_channels"] == [1]
+    assert layers[1]["removed_out_channels"] == [2, 3] and layers[1]["removed_in_channels"] == [1]
+    # the depthwise outputs are constants other than its zero point: folded into the 1x1's bias
+    assert layers[2]["removed_in_channels"] == [2, 3] and layers[2]["bias_folded"]
