@@ -108,7 +108,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer epochs (smoke run)")
     ap.add_argument("--models", default="cnn,resnet")
     args = ap.parse_args()
-    epochs, ft_epochs, qat_epochs = (10, 1, 1) if args.quick else (40, 4, 3)
+    epochs, ft_epochs, qat_epochs = (10, 1, 1) if args.quick else (40, 8, 3)
     ds = data.load_digits()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

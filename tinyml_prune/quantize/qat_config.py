@@ -157,10 +157,13 @@ def snap_to_grid(qat_model) -> int:
                 continue
             mask = qvars["mask"].numpy()
             k = kernel.numpy()
+            shape = k.shape
+            if quantizer.depthwise:  # [H, W, C, M] -> [H, W, C*M]: one scale per output channel
+                k, mask = k.reshape(*shape[:2], -1), mask.reshape(*shape[:2], -1)
             # The final kernel's own range: nothing clips, and the converter finds the same maximum.
             absmax = np.maximum(np.abs(k * mask).max(axis=tuple(range(k.ndim - 1))), 1e-8)
             step = (absmax / 127.0).astype(np.float32)
-            kernel.assign((grid_values(k, mask, absmax) * step).astype(np.float32))
+            kernel.assign((grid_values(k, mask, absmax) * step).astype(np.float32).reshape(shape))
             n += 1
     return n
 
@@ -171,12 +174,15 @@ def _activation_quantizer():
 
 def config_for(layer, dense_per_channel: bool = True) -> SparseLayerQuantizeConfig | None:
     kind = type(layer).__name__
+    # Every kernel goes through the on-grid path: the converter then quantizes the snapped
+    # constants itself (per channel). A per-channel FakeQuant on conv kernels is left
+    # unconverted by TF 2.21 on some graphs (seen on the dense ResNet digits model).
     if kind == "Conv2D":
-        return SparseLayerQuantizeConfig("kernel")
+        return SparseLayerQuantizeConfig("kernel", on_grid=True)
     if kind == "Dense":
         return SparseLayerQuantizeConfig("kernel", per_tensor=not dense_per_channel, on_grid=dense_per_channel)
     if kind == "DepthwiseConv2D":
-        return SparseLayerQuantizeConfig("depthwise_kernel", depthwise=True)
+        return SparseLayerQuantizeConfig("depthwise_kernel", depthwise=True, on_grid=True)
     return None
 
 
