@@ -8,7 +8,8 @@ the MLPerf Tiny fixture ``str_ww_ref_model.h5`` (no data ships with it: scoring 
 use smooth random "probe" inputs, labels = the dense model's own predictions). Metric:
 agreement of the pruned model's arg-max with the dense model's on held-out inputs (digits test
 set / other probe inputs); for digits also test accuracy. Unstructured, every Conv2D/Dense at
-the target sparsity (depthwise kernels left dense, as tfmot does). Writes oneshot.json,
+the target sparsity (``--scope global``: one threshold over all of them; depthwise kernels
+left dense, as tfmot does). Writes oneshot.json,
 oneshot.md and oneshot.png into --out.
 """
 from __future__ import annotations
@@ -56,6 +57,8 @@ def main():
     ap.add_argument("--sparsities", default="0.3,0.5,0.7,0.9,0.95")
     ap.add_argument("--criteria", default="l1,l2,taylor,hessian,chita")
     ap.add_argument("--models", default="cnn,resnet,str_ww")
+    ap.add_argument("--scope", choices=["layer", "global"], default="layer",
+                    help="every layer at the target, or one threshold over all layers")
     args = ap.parse_args()
     sparsities = [float(s) for s in args.sparsities.split(",")]
     criteria = args.criteria.split(",")
@@ -67,7 +70,7 @@ def main():
         for c in criteria:
             for s in sparsities:
                 t0 = time.time()
-                pruned, _ = prune(model, config_from_dict({"sparsity": s, "criterion": c}), d)
+                pruned, _ = prune(model, config_from_dict({"sparsity": s, "criterion": c, "scope": args.scope}), d)
                 pred = pruned.predict(x_test, batch_size=256, verbose=0).argmax(-1)
                 row = {"model": mname, "criterion": c, "sparsity": s,
                        "agreement": float((pred == dense).mean()),

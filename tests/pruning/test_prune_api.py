@@ -105,3 +105,15 @@ def test_iterative_unstructured_reaches_target(cnn, digits):
                             "schedule": {"kind": "iterative", "rounds": 2}, "finetune": {"epochs": 1}})
     _, report = prune(cnn, cfg, digits)
     assert all(abs(r.sparsity - 0.6) <= 0.005 for r in report.rows if r.pruning == "unstructured")
+
+
+def test_cli_channel_granularity_slims(digits_cnn_path, tmp_path):
+    from tinyml_prune.cli import main
+
+    out = tmp_path / "ch.keras"
+    assert main(["prune", str(digits_cnn_path), "--granularity", "channel", "--criterion", "l1",
+                 "--sparsity", "0.5", "-o", str(out)]) == 0
+    slim = load_model(out)
+    assert slim.count_params() < load_model(digits_cnn_path).count_params()
+    rep = json.loads((tmp_path / "ch.prune.json").read_text())
+    assert {r["name"]: r["pruning"] for r in rep["layers"]}["pw3"] == "channel"
