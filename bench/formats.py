@@ -151,7 +151,8 @@ def calibration_cases(lib, rng):
                 cases.append(Q.fc_case(len(cases), lib, layer, x(1, depth), fmt=fmt))
                 meta.append(("fc", fmt, layer, 1, out))
             for (oc, kh, kw, cin), hw, pad in (((16, 1, 1, 32), (6, 5), 0), ((32, 1, 1, 64), (5, 5), 0),
-                                              ((8, 3, 3, 8), (6, 6), 1)):
+                                              ((8, 3, 3, 8), (6, 6), 1), ((64, 1, 1, 64), (12, 5), 0),
+                                              ((32, 3, 3, 16), (8, 6), 1), ((16, 5, 4, 1), (20, 8), 2)):
                 layer = random_layer(rng, (oc, kh, kw, cin), density=density, nm=fmt == "nm")
                 g = geom((kh, kw), 1, (pad, pad), 1, hw)
                 cases.append(Q.conv_case(len(cases), lib, layer, x(1, *hw, cin), g, fmt=fmt))
