@@ -30,7 +30,7 @@ test: setup
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q -ra
 
 demo: setup
-	$(VENV)/bin/tinyml deploy --data digits --board qemu-m4 --granularity nm --nm 2:4 -o $(DEMO_OUT) --force
+	$(VENV)/bin/tinyml deploy --data digits --board qemu-m4 --granularity nm --nm 2:4 --format auto -o $(DEMO_OUT) --force
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -7,6 +7,7 @@ here only once it works end to end.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -84,6 +85,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except Exception as e:  # a bug of ours, not bad input: one line unless asked for more
+        if os.environ.get("TINYML_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(e).__name__}: {e} (set TINYML_DEBUG=1 for the traceback; "
+                   f"please report it)", err=True)
+        return 1
     return 0
 
 

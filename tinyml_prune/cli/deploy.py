@@ -44,28 +44,52 @@ def _short(v):
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+_CRITERIA = ["l1", "l2", "bn", "apoz", "taylor", "hessian", "chita"]
+_FORMATS = ["auto", "dense", "slim", "csr", "bitmask", "nm"]
+
+
 @click.command(help="The whole chain on a board: train (when MODEL is not given) -> prune -> int8 -> C -> "
-                    "build -> flash -> profile. Every artifact is kept in OUT; the report is printed.")
+                    "build -> flash -> profile. Every artifact is kept in OUT; the report is printed. "
+                    "Pruning and quantization options are those of `tinyml prune` and `tinyml quantize`.")
 @click.argument("model_path", required=False, type=click.Path(exists=True))
 @data_option
 @board_option
-@click.option("--granularity", type=click.Choice(["nm", "unstructured", "none"]), default="nm", show_default=True)
-@click.option("--nm", "nm", default="2:4", show_default=True, help="N:M pattern for --granularity nm (tfmot sparsity_m_by_n).")
-@click.option("--sparsity", type=float, default=0.5, show_default=True, help="Target for --granularity unstructured.")
-@click.option("--finetune-epochs", type=int, default=4, show_default=True)
+@click.option("--arch", type=click.Choice(["cnn", "resnet"]), default="cnn", show_default=True,
+              help="Built-in model trained when MODEL is not given.")
 @click.option("--epochs", type=int, default=40, show_default=True, help="Training epochs when no MODEL is given.")
+@click.option("--granularity", type=click.Choice(["nm", "unstructured", "channel", "none"]), default=None,
+              help="[default: nm, or the recipe's]")
+@click.option("--nm", "nm", default=None, help="N:M pattern for --granularity nm. [default: 2:4]")
+@click.option("--sparsity", type=float, default=None, help="Target for unstructured / channel. [default: 0.5]")
+@click.option("--criterion", type=click.Choice(_CRITERIA), default=None, help="[default: l1]")
+@click.option("--schedule", type=click.Choice(["oneshot", "iterative", "gradual"]), default=None,
+              help="[default: oneshot, then masked fine-tuning]")
+@click.option("--finetune-epochs", type=int, default=None, help="[default: 4]")
+@click.option("--recipe", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Pruning recipe TOML (see docs/pruning.md); options given here win over it.")
+@click.option("--qat-epochs", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Quantization-aware training epochs (keeps the pruned zeros and N:M groups).")
+@click.option("--ptq", is_flag=True, help="Post-training quantization instead of QAT.")
+@click.option("--format", "weight_format", type=click.Choice(_FORMATS), default="auto", show_default=True,
+              help="Codegen weight format; auto picks per layer by the board cost model, never slower than dense.")
 @opt_option
 @click.option("-n", "n", type=int, default=None, help="On-device inferences (default: the whole test set).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @force_option
-def deploy(model_path, data_spec, board_name, granularity, nm, sparsity, finetune_epochs, epochs, opt, n, output, force):
+def deploy(model_path, data_spec, board_name, arch, epochs, granularity, nm, sparsity, criterion, schedule,
+           finetune_epochs, recipe, qat_epochs, ptq, weight_format, opt, n, output, force):
     from ..harness.deploy import DeployConfig, deploy as run_deploy
-    from ..harness.pipeline import PruneConfig, parse_nm
+    from ..harness.pipeline import ModelStages, prune_config
     from ..harness.report import markdown
+    from ..quantize.qat import QATConfig
 
-    cfg = DeployConfig(board=board_name, data=data_spec, epochs=epochs, opt=opt, n=n,
-                       prune=PruneConfig(granularity=granularity, nm=parse_nm(nm), sparsity=sparsity,
-                                         finetune_epochs=finetune_epochs))
+    overrides = dict(nm=nm, sparsity=sparsity, criterion=criterion,
+                     schedule={"kind": schedule} if schedule else None,
+                     finetune={"epochs": finetune_epochs} if finetune_epochs is not None else None)
+    stages = ModelStages(prune=prune_config(granularity, recipe, **overrides),
+                         qat=QATConfig(epochs=qat_epochs), ptq=ptq)
+    cfg = DeployConfig(board=board_name, data=data_spec, arch=arch, epochs=epochs, stages=stages,
+                       format=weight_format, opt=opt, n=n)
     ui = RichUI()
     try:
         report = run_deploy(model_path, output, cfg, force=force, ui=ui)

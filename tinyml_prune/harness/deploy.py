@@ -1,9 +1,9 @@
 """`tinyml deploy`: the whole chain, every stage's artifact kept in the output directory.
 
     OUT/model.keras          trained (only when no model was given)
-    OUT/pruned.keras         pruned + fine-tuned
-    OUT/model_int8.tflite    int8 (PTQ)
-    OUT/firmware/            generated C + board/ + Makefile + build/firmware.elf
+    OUT/pruned.keras         pruned + fine-tuned; pruned.prune.json its per-layer table
+    OUT/model_int8.tflite    int8 (QAT keeping the zeros, or PTQ); .report.json/.md/.sparsity.png
+    OUT/firmware/            generated C (+ manifest.json) + board/ + Makefile + build/firmware.elf
     OUT/report.json, .md     on-device measurements
     OUT/deploy.json          what each stage did and how long it took
 A failing stage leaves the earlier artifacts and deploy.json (with the error) in place.
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..artifacts import write_bytes, write_json
 from ..errors import OutputExistsError, TinymlError
-from .pipeline import PruneConfig
+from .pipeline import ModelStages
 
 STAGES = ("train", "prune", "quantize", "codegen", "build", "profile")
 
@@ -28,10 +28,19 @@ class DeployConfig:
     data: str = "digits"
     arch: str = "cnn"
     epochs: int = 40
-    prune: PruneConfig = field(default_factory=PruneConfig)
+    stages: ModelStages = field(default_factory=ModelStages)
+    format: str = "auto"  # codegen weight format (see `tinyml codegen --format`)
     opt: str = "-O2"
     n: int | None = None  # on-device inferences; default the whole test set
     exact: bool = True
+
+
+def describe(cfg: DeployConfig) -> dict:
+    """JSON-able settings of a deploy run (the pruning part as a recipe would write it)."""
+    d = {k: v for k, v in asdict(replace(cfg, stages=ModelStages(prune=None))).items() if k != "stages"}
+    d["prune"] = None if cfg.stages.prune is None else cfg.stages.prune.to_dict()
+    d["quantize"] = {"method": "ptq" if cfg.stages.ptq else "qat", **asdict(cfg.stages.qat)}
+    return d
 
 
 def prepare_output(out: Path, force: bool) -> None:
@@ -51,7 +60,7 @@ def deploy(model_path: str | None, out: str | Path, cfg: DeployConfig, force: bo
     out = Path(out)
     board_config = load(cfg.board)  # fail on a bad board name before any training
     prepare_output(out, force)
-    log = {"config": asdict(cfg), "model": model_path, "stages": {}}
+    log = {"config": describe(cfg), "model": model_path, "stages": {}}
     ui = ui or _SilentUI()
 
     def run(name, fn):
@@ -89,32 +98,44 @@ def deploy(model_path: str | None, out: str | Path, cfg: DeployConfig, force: bo
         from ..modelio import save_model
         from .pipeline import prune as prune_model, weight_sparsity
 
-        p = prune_model(model, ds, cfg.prune)
+        pc = cfg.stages.prune
+        p, report = prune_model(model, ds, pc)
+        if report is None:
+            return p, {"granularity": "none"}
         save_model(p, out / "pruned.keras")
-        sp = weight_sparsity(p)
-        return p, {"artifact": "pruned.keras", "granularity": cfg.prune.granularity,
-                   "float_accuracy": models.accuracy(p, ds.x_test, ds.y_test), "weight_sparsity": sp}
+        write_json(out / "pruned.prune.json", report.to_dict())
+        return p, {"artifact": "pruned.keras", "granularity": pc.granularity, "criterion": pc.criterion,
+                   "params": f"{report.totals['params_before']} -> {report.totals['params_after']}"
+                   if "params_before" in report.totals else None,
+                   "float_accuracy": models.accuracy(p, ds.x_test, ds.y_test), "weight_sparsity": weight_sparsity(p)}
 
     pruned = run("prune", prune)
 
     def quantize():
-        from ..quantize import tflite_accuracy
+        from ..quantize.quantize_report import write_summary
         from .pipeline import quantize as quantize_model
 
-        blob = quantize_model(pruned, ds, cfg.prune)
-        write_bytes(out / "model_int8.tflite", blob)
-        return blob, {"artifact": "model_int8.tflite", "bytes": len(blob),
-                      "int8_accuracy": tflite_accuracy(blob, ds.x_test, ds.y_test)}
+        blob, report = quantize_model(pruned, ds, cfg.stages)
+        tfl_path = out / "model_int8.tflite"
+        write_bytes(tfl_path, blob)
+        report["model"] = "pruned.keras" if cfg.stages.prune is not None else str(model_path or "model.keras")
+        report["tflite"] = tfl_path.name
+        write_summary(report, pruned, blob, str(tfl_path))
+        write_json(out / "model_int8.tflite.report.json", report)
+        kept = all(r["zeros_identical"] and r["nm_int8_intact"] is not False for r in report["layers"])
+        return blob, {"artifact": "model_int8.tflite", "method": report["method"], "bytes": len(blob),
+                      "int8_accuracy": report["int8"], "sparsity_kept": kept}
 
     tflite = run("quantize", quantize)
 
     def codegen():
         from tinyml_prune.codegen import generate
+        from tinyml_prune.codegen.generate import CodegenOptions
 
-        res = generate(tflite, out / "firmware", source="model_int8.tflite")
+        res = generate(tflite, out / "firmware", CodegenOptions(format=cfg.format), source="model_int8.tflite")
         m = res.manifest
-        return res, {"artifact": "firmware/", "weight_bytes": m["weight_bytes"], "arena_bytes": m["arena_bytes"],
-                     "macs": m["macs"], "layers": len(m["layers"])}
+        return res, {"artifact": "firmware/", "format": cfg.format, "weight_bytes": m["weight_bytes"],
+                     "arena_bytes": m["arena_bytes"], "macs": m["macs"], "layers": len(m["layers"])}
 
     run("codegen", codegen)
     board = make_board(board_config, exact=cfg.exact) if board_config.emulated else make_board(board_config)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kerasenv import tf
+from ..kerasenv import quiet_native_stderr, tf
 
 
 def _representative(calibration: np.ndarray):
@@ -27,7 +27,8 @@ def int8_converter(converter, calibration: np.ndarray):
 def convert_ptq(model, calibration: np.ndarray) -> bytes:
     """Quantize a float Keras model with calibration inputs; returns the flatbuffer bytes."""
     converter = int8_converter(tf.lite.TFLiteConverter.from_keras_model(model), calibration)
-    return converter.convert()
+    with quiet_native_stderr():
+        return converter.convert()
 
 
 def make_interpreter(tflite: bytes):

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 
 from ..errors import DataError, ModelError
-from ..kerasenv import keras, tf
+from ..kerasenv import keras, quiet_native_stderr, tf
 from .fold import FoldLog, fold_model, unfused_activations
 from .ptq import int8_converter
 from .qat_config import CUSTOM_OBJECTS, config_for, snap_to_grid
@@ -145,7 +145,8 @@ def qat(model, ds, config: QATConfig = QATConfig()) -> QATResult:
     snap_to_grid(qat_model)
     converter = int8_converter(tf.lite.TFLiteConverter.from_keras_model(qat_model), calib)
     try:
-        tflite = converter.convert()
+        with quiet_native_stderr():
+            tflite = converter.convert()
     except Exception as e:  # noqa: BLE001 - converter errors are long MLIR dumps
         raise ModelError(f"model {model.name!r}: int8 conversion of the QAT model failed: "
                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
