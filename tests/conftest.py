@@ -99,3 +99,19 @@ def digits_cnn_tflite(tmp_path_factory, digits_cnn_path) -> Path:
 @pytest.fixture(scope="session")
 def digits_resnet_tflite(tmp_path_factory, digits_resnet_path) -> Path:
     return shared_artifact(tmp_path_factory, "digits_resnet.tflite", _ptq(digits_resnet_path))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--board", default=None,
+                     help="a real board (see `tinyml boards`) attached to this machine: runs the "
+                          "requires_hardware tests on it")
+    parser.addoption("--port", default=None, help="serial port of the --board (default: found by USB id)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--board"):
+        return
+    skip = pytest.mark.skip(reason="needs a real board: pass --board NAME (and --port if needed)")
+    for item in items:
+        if "requires_hardware" in item.keywords:
+            item.add_marker(skip)
