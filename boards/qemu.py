@@ -22,7 +22,7 @@ from tinyml_prune.errors import BoardClosed, BoardError, BoardTimeout
 
 from .base import Board, register
 from .config import BoardConfig
-from .insn_count import InsnCounter
+from .insn_count import LAYER_SYMBOL, InsnCounter
 
 CONNECT_TIMEOUT_S = 15.0
 _LIVE: "weakref.WeakSet[QemuBoard]" = weakref.WeakSet()
@@ -58,6 +58,7 @@ class QemuBoard(Board):
         self.icount = icount
         self.exact = exact  # count instructions exactly with our TCG plugin (insn_count.py)
         self.counter: InsnCounter | None = None
+        self.count_layers = False  # exact mode: also record the per-layer marker (TP_PROFILE_LAYERS builds)
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.serial = None
@@ -86,7 +87,8 @@ class QemuBoard(Board):
         self.close()
         self.port = _free_port()
         self.log_path = elf.parent / "qemu.log"
-        self.counter = InsnCounter(elf, elf.parent / "insn_counts.txt") if self.exact else None
+        self.counter = InsnCounter(elf, elf.parent / "insn_counts.txt",
+                                   layer_symbol=LAYER_SYMBOL if self.count_layers else None) if self.exact else None
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.command(elf, self.port), stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT,

@@ -5,9 +5,13 @@
  * QEMU 7.2 on Debian ships plugin support but no qemu-plugin.h, so the few API entry points
  * used here are declared below from the documented plugin API (version 1).
  *
- * Arguments (-plugin tp_insn_count.so,begin=0x...,end=0x...,out=/path):
+ * Arguments (-plugin tp_insn_count.so,begin=0x...,end=0x...,out=/path[,layer=0x...,layer_size=N]):
  *   begin, end: addresses of the first instruction of the two marker functions
  *   out:        file that receives one line "<instructions>" each time `end` executes
+ *   layer:      optional third marker (the per-layer hook, tp_mark_layer): each time it is
+ *               entered, a line "L <instructions>" with the running count since `begin`
+ *   layer_size: bytes of that marker function from `layer`; its own instructions are not
+ *               counted, so a layer marker costs only its call site (it must be a leaf)
  * Every instruction gets an inline counter increment, so partial translation blocks (an
  * exception or interrupt in the middle of a block) are still counted exactly.
  */
@@ -45,6 +49,7 @@ EXPORT int qemu_plugin_version = 1;
 static uint64_t g_total;    /* instructions executed so far (single vCPU boards) */
 static uint64_t g_at_begin; /* g_total when `begin` last executed */
 static uint64_t g_begin, g_end;
+static uint64_t g_layer, g_layer_size; /* 0: no layer marker */
 static FILE *g_out;
 
 static void on_begin(unsigned int vcpu, void *udata)
@@ -64,6 +69,18 @@ static void on_end(unsigned int vcpu, void *udata)
     fflush(g_out);
 }
 
+static void on_layer(unsigned int vcpu, void *udata)
+{
+    (void)vcpu;
+    (void)udata;
+    fprintf(g_out, "L %" PRIu64 "\n", g_total - g_at_begin);
+}
+
+static bool in_layer_marker(uint64_t pc)
+{
+    return g_layer != 0 && pc >= g_layer && pc < g_layer + g_layer_size;
+}
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
@@ -71,8 +88,12 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t pc = qemu_plugin_insn_vaddr(insn);
-        qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &g_total, 1);
-        if (pc == g_begin) {
+        if (!in_layer_marker(pc)) {
+            qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &g_total, 1);
+        }
+        if (g_layer != 0 && pc == g_layer) {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_layer, QEMU_PLUGIN_CB_NO_REGS, NULL);
+        } else if (pc == g_begin) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_begin, QEMU_PLUGIN_CB_NO_REGS, NULL);
         } else if (pc == g_end) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_end, QEMU_PLUGIN_CB_NO_REGS, NULL);
@@ -100,6 +121,10 @@ EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int
             g_begin = strtoull(a + 6, NULL, 0);
         } else if (strncmp(a, "end=", 4) == 0) {
             g_end = strtoull(a + 4, NULL, 0);
+        } else if (strncmp(a, "layer=", 6) == 0) {
+            g_layer = strtoull(a + 6, NULL, 0);
+        } else if (strncmp(a, "layer_size=", 11) == 0) {
+            g_layer_size = strtoull(a + 11, NULL, 0);
         } else if (strncmp(a, "out=", 4) == 0) {
             out = a + 4;
         } else {
@@ -114,6 +139,7 @@ EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int
     /* Thumb function symbols carry bit 0; instruction addresses do not. */
     g_begin &= ~(uint64_t)1;
     g_end &= ~(uint64_t)1;
+    g_layer &= ~(uint64_t)1;
     g_out = fopen(out, "w");
     if (g_out == NULL) {
         fprintf(stderr, "tp_insn_count: cannot open %s\n", out);
