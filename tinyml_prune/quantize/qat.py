@@ -26,6 +26,8 @@ from .ptq import int8_converter
 from .qat_config import CUSTOM_OBJECTS, config_for, snap_to_grid
 
 tfq = tfmot.quantization.keras
+from tensorflow_model_optimization.python.core.quantization.keras.default_8bit.default_8bit_quantize_configs import NoOpQuantizeConfig  # noqa: E402
+SAME_SCALE_LAYERS = ("AveragePooling2D", "GlobalAveragePooling2D")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ def _annotate(model, config: QATConfig):
         if isinstance(layer, keras.layers.InputLayer):
             return layer
         qc = config_for(layer, dense_per_channel=config.dense_per_channel)
+        if qc is None and type(layer).__name__ in SAME_SCALE_LAYERS:
+            # TFLite's int8 average pooling keeps its input's scale: a FakeQuant on its output
+            # (tfmot's default) makes the converter insert a QUANTIZE op after it.
+            qc = NoOpQuantizeConfig()
         return tfq.quantize_annotate_layer(layer, qc) if qc else tfq.quantize_annotate_layer(layer)
 
     return keras.models.clone_model(model, clone_function=annotate)
@@ -123,7 +129,7 @@ def qat(model, ds, config: QATConfig = QATConfig()) -> QATResult:
         raise ModelError("cannot fold the activation into its layer (the layer has other consumers): "
                          + ", ".join(leftover) + "; tfmot would leave these layers un-quantized")
     calib = ds.calibration(config.calibration_samples)
-    with tfq.quantize_scope(CUSTOM_OBJECTS):
+    with tfq.quantize_scope({**CUSTOM_OBJECTS, "NoOpQuantizeConfig": NoOpQuantizeConfig}):
         annotated = _annotate(folded, config)
         try:
             qat_model = tfq.quantize_apply(
