@@ -37,10 +37,10 @@ UART_SOURCES = {
 BOOT2 = {"rpi-pico": ("rp2040_boot2.c", 0x100)}
 # ...whose CRC-32 a small host tool patches in after linking.
 BOOT2_POST_LINK = [
-    "$(HOSTCC) -O2 -o build/boot2_crc board/boot2_crc.c",
-    "$(OBJCOPY) -O binary --only-section=.boot2 $@ build/boot2.bin",
-    "build/boot2_crc build/boot2.bin build/boot2_patched.bin",
-    "$(OBJCOPY) --update-section .boot2=build/boot2_patched.bin $@",
+    "$(HOSTCC) -O2 -o $(BUILD)/boot2_crc board/boot2_crc.c",
+    "$(OBJCOPY) -O binary --only-section=.boot2 $@ $(BUILD)/boot2.bin",
+    "$(BUILD)/boot2_crc $(BUILD)/boot2.bin $(BUILD)/boot2_patched.bin",
+    "$(OBJCOPY) --update-section .boot2=$(BUILD)/boot2_patched.bin $@",
 ]
 
 

@@ -30,9 +30,15 @@ class CodegenOptions:
     # "tflite": bit-exact with TensorFlow Lite's reference kernels (FULLY_CONNECTED rounds once);
     # "tflm": gemmlowp double rounding everywhere, as TFLM and CMSIS-NN do.
     rounding: str = "tflite"
+    # Per-operator overrides of `format`: ((operator index, weight format), ...), e.g. 2:4
+    # only on the layers that are 2:4 (tinyml_prune/harness/layers.py).
+    layer_formats: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self):
         formats.select.check_choice(self.format)
+        for index, fmt in self.layer_formats:
+            if formats.select.check_choice(fmt) in formats.select.SLIMMING:
+                raise ValueError(f"operator {index}: {fmt!r} is a whole-graph policy, not a per-layer format")
         if self.rounding not in ROUNDINGS:
             raise ValueError(f"rounding must be one of {ROUNDINGS}")
 
@@ -97,7 +103,8 @@ class Program:
             rows.append(dict(layer=pos, operator=e.op.index, op=e.op.opcode, output=out.name, shape=list(out.shape),
                              macs=e.macs(), weight_bytes=sum(a.nbytes for a in e.arrays if a.kind == "weights"),
                              param_bytes=sum(a.nbytes for a in e.arrays if a.kind == "params"),
-                             scratch_bytes=e.scratch_bytes()))
+                             scratch_bytes=e.scratch_bytes(), format=getattr(e, "weight_format", "dense"),
+                             **({"predicted": e.format_predictions} if hasattr(e, "format_predictions") else {})))
         return rows
 
 

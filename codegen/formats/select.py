@@ -42,7 +42,7 @@ def conv_scratch(e) -> int:
 
 def specialize(e) -> None:
     """Re-encode emitter ``e``'s weights in the format its options ask for (in place)."""
-    policy = check_choice(e.options.format)
+    policy = check_choice(dict(e.options.layer_formats).get(e.op.index, e.options.format))
     e.weight_format = "dense"
     if e.op.opcode not in SPARSE_OPS or policy in ("dense", "slim"):
         return

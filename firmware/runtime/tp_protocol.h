@@ -28,6 +28,8 @@ typedef enum {
     TP_CMD_MEMORY = 0x03, /* -> u32 stack_peak, stack_size, arena, static_ram */
     TP_CMD_EXIT = 0x04,   /* -> empty reply, then leave (semihosting on QEMU) */
     TP_CMD_ECHO = 0x05,   /* payload -> the same payload */
+    TP_CMD_LAYERS = 0x06, /* -> u32 slots, u32 clock bits, u32 timestamps[slots] of the last run
+                           *    (only in -DTP_PROFILE_LAYERS builds; see tp_runtime.c) */
     TP_CMD_ERROR = 0x7F   /* only ever sent by the firmware (with TP_REPLY set) */
 } tp_command_t;
 

@@ -12,7 +12,15 @@
 #define TP_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define TP_INFO_BYTES 256u
 #define TP_RUN_REPLY_BYTES (8u + TP_MODEL_OUTPUT_SIZE)
-#define TP_MAX_PAYLOAD TP_MAX(TP_MAX(TP_MODEL_INPUT_SIZE, TP_RUN_REPLY_BYTES), TP_INFO_BYTES)
+#ifdef TP_PROFILE_LAYERS
+/* Timestamp slots: two calibration marks, the start of the run, then one per layer. */
+#define TP_LAYER_SLOTS (TP_MODEL_LAYERS + 3u)
+#define TP_LAYERS_REPLY_BYTES (8u + 4u * TP_LAYER_SLOTS)
+#else
+#define TP_LAYERS_REPLY_BYTES 0u
+#endif
+#define TP_MAX_PAYLOAD \
+    TP_MAX(TP_MAX(TP_MAX(TP_MODEL_INPUT_SIZE, TP_RUN_REPLY_BYTES), TP_INFO_BYTES), TP_LAYERS_REPLY_BYTES)
 
 #ifndef TP_FRAME_TIMEOUT_MS
 #define TP_FRAME_TIMEOUT_MS 50u
@@ -119,6 +127,10 @@ static uint32_t tp_info(uint8_t *out)
     n = tp_append_u32(out, n, TP_MAX_PAYLOAD);
     n = tp_append(out, n, ";sha256=");
     n = tp_append(out, n, tp_model_sha256);
+#ifdef TP_PROFILE_LAYERS
+    n = tp_append(out, n, ";layers=");
+    n = tp_append_u32(out, n, TP_MODEL_LAYERS);
+#endif
     return n;
 }
 
@@ -144,8 +156,48 @@ __attribute__((noinline, noipa, used)) void tp_mark_end(void)
     tp_mark_state = 2u;
 }
 
+#ifdef TP_PROFILE_LAYERS
+/* Per-layer profiling: the generated model calls tp_mark_layer(i) after layer i. The hook
+ * is a leaf that reads the counter register inline (no call), so on QEMU the instruction
+ * counter can leave its body out and a mark costs exactly its call site; on real boards a
+ * mark's cost in cycles is measured by two marks in a row (slots 0 and 1) and subtracted
+ * on the host. DWT CYCCNT counts up over 32 bits; SysTick's current value counts down
+ * over 24 bits (the reload is 0xFFFFFF), so it is negated into an up-count. */
+#if TP_TIMER_DWT
+#define TP_LAYER_CLOCK() (*(volatile uint32_t *)0xE0001004u)
+#define TP_LAYER_CLOCK_BITS 32u
+#else
+#define TP_LAYER_CLOCK() ((0u - *(volatile uint32_t *)0xE000E018u) & 0x00FFFFFFu)
+#define TP_LAYER_CLOCK_BITS 24u
+#endif
+static uint32_t tp_layer_ticks[TP_LAYER_SLOTS];
+
+__attribute__((noinline, noipa, used)) void tp_mark_layer(int32_t layer)
+{
+    uint32_t slot = (uint32_t)(layer + 3);
+    if (slot < TP_LAYER_SLOTS) {
+        tp_layer_ticks[slot] = TP_LAYER_CLOCK();
+    }
+}
+
+static uint32_t tp_layers(uint8_t *out)
+{
+    tp_put_u32(out, TP_LAYER_SLOTS);
+    tp_put_u32(out + 4, TP_LAYER_CLOCK_BITS);
+    for (uint32_t i = 0; i < TP_LAYER_SLOTS; i++) {
+        tp_put_u32(out + 8 + 4 * i, tp_layer_ticks[i]);
+    }
+    return TP_LAYERS_REPLY_BYTES;
+}
+#endif
+
 static uint32_t tp_run(uint32_t len, uint8_t *out)
 {
+#ifdef TP_PROFILE_LAYERS
+    tp_mark_layer(-3); /* calibration: two marks in a row differ by one mark's own cost */
+    tp_mark_layer(-2);
+    tp_mark_layer(-1); /* the start of the run */
+#endif
     /* The input is consumed straight from the receive buffer. */
     uint32_t t0 = tp_timer_now();
     tp_mark_begin();
@@ -252,6 +304,11 @@ void tp_runtime_serve(void)
         case TP_CMD_ECHO:
             tp_send(reply, seq, tp_rx, len);
             break;
+#ifdef TP_PROFILE_LAYERS
+        case TP_CMD_LAYERS:
+            tp_send(reply, seq, tp_tx, tp_layers(tp_tx));
+            break;
+#endif
         case TP_CMD_EXIT:
             tp_send(reply, seq, tp_tx, 0);
             tp_port_exit(0);

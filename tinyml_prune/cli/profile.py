@@ -17,8 +17,14 @@ from .board_options import board_option, port_option
               help="report.json path (default DIR/report.json); report.md is written beside it.")
 @click.option("--counter", type=click.Choice(["exact", "systick"]), default="exact", show_default=True,
               help="QEMU boards: exact instruction count (our TCG plugin) or SysTick under -icount.")
+@click.option("--per-layer", is_flag=True,
+              help="Also build DIR/build-layers (-DTP_PROFILE_LAYERS) and measure every layer; for a model "
+                   "with 2:4 layers, also dense vs 2:4 per layer for the Ampere side-by-side.")
+@click.option("--layer-runs", type=click.IntRange(1), default=3, show_default=True,
+              help="Inferences of the per-layer profiling build.")
 @click.option("--force", is_flag=True, help="Overwrite an existing report.")
-def profile(project_dir, board_name, port, data_spec, n, seed, tflite, output, counter, force):
+def profile(project_dir, board_name, port, data_spec, n, seed, tflite, output, counter, per_layer, layer_runs,
+            force):
     from pathlib import Path
 
     from ..artifacts import check_writable
@@ -30,6 +36,7 @@ def profile(project_dir, board_name, port, data_spec, n, seed, tflite, output, c
     check_writable(out, force)
     config = load(board_name)
     board = make_board(config, exact=counter == "exact") if config.emulated else make_board(config, port=port)
-    report = run_profile(project_dir, board, ProfileConfig(n=n, data=data_spec, seed=seed, tflite=tflite), out)
+    cfg = ProfileConfig(n=n, data=data_spec, seed=seed, tflite=tflite, per_layer=per_layer, layer_runs=layer_runs)
+    report = run_profile(project_dir, board, cfg, out)
     click.echo(markdown(report))
     click.echo(f"-> {out} and {out.with_suffix('.md')}")

@@ -31,6 +31,8 @@ class ProfileConfig:
     seed: int = 0
     tflite: str | None = None  # the source model (found in DIR or beside it when omitted)
     timeout_s: float | None = None  # per reply; default grows with the model's MACs
+    per_layer: bool = False  # also build DIR/build-layers and measure every layer (harness/layers.py)
+    layer_runs: int = 3  # inferences of the per-layer profiling build
 
 
 def find_tflite(root: Path, sha256: str, explicit: str | None) -> bytes:
@@ -154,6 +156,18 @@ def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: 
         _summarise(report, board, ticks, exact if len(exact) == len(ticks) else None, outputs, expected, y)
         report["elapsed_s"] = round(time.monotonic() - t0, 2)
         write_report(report, out)
+    if cfg.per_layer:
+        from .layers import add_layer_profile
+
+        try:
+            add_layer_profile(report, root, board, tflite, x, expected,
+                              exact if len(exact) == len(ticks) else None, cfg.layer_runs, timeout)
+        except (TinymlError, KeyboardInterrupt) as e:
+            report["layers_error"] = "interrupted" if isinstance(e, KeyboardInterrupt) else str(e)
+            raise
+        finally:
+            report["elapsed_s"] = round(time.monotonic() - t0, 2)
+            write_report(report, out)
     return report
 
 

@@ -17,6 +17,7 @@ MAGIC = b"TP"
 HEADER = struct.Struct("<2sBBH")
 REPLY = 0x80
 CMD_INFO, CMD_RUN, CMD_MEMORY, CMD_EXIT, CMD_ECHO, CMD_ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x7F
+CMD_LAYERS = 0x06  # per-layer timestamps of the last run (-DTP_PROFILE_LAYERS firmware only)
 ERRORS = {1: "bad CRC", 2: "unknown command", 3: "payload too long", 4: "frame timed out",
           5: "wrong payload length"}
 PROTOCOL_VERSION = 1
@@ -119,6 +120,18 @@ class Client:
         if len(reply) != 16:
             raise ProtocolError(f"{self.board.config.name}: memory reply of {len(reply)} bytes (expected 16)")
         return MemoryStats(*struct.unpack("<4I", reply))
+
+    def layers(self) -> tuple[int, list[int]]:
+        """(clock bits, raw timestamps) of the last run's layer marks: two calibration
+        marks, the start of the run, then one per layer."""
+        reply = self.request(CMD_LAYERS)
+        if len(reply) < 8:
+            raise ProtocolError(f"{self.board.config.name}: layers reply of {len(reply)} bytes is too short")
+        slots, bits = struct.unpack("<2I", reply[:8])
+        if len(reply) != 8 + 4 * slots or not 1 <= bits <= 32:
+            raise ProtocolError(f"{self.board.config.name}: malformed layers reply ({len(reply)} bytes, "
+                                f"{slots} slots, {bits}-bit clock)")
+        return bits, list(struct.unpack(f"<{slots}I", reply[8:]))
 
     def echo(self, data: bytes) -> bytes:
         return self.request(CMD_ECHO, data)

@@ -51,6 +51,12 @@ def markdown(r: dict) -> str:
                       f"under `-icount shift=0` (resolution {lat.get('resolution')} instructions)."]
     if not r.get("complete", True):
         lines += ["", f"**Incomplete run**: {r.get('error')}"]
+    if r.get("layers"):
+        from .layers import layers_markdown
+
+        lines += ["", layers_markdown(r["layers"], r["layer_profile"])]
+    if r.get("layers_error"):
+        lines += ["", f"**Per-layer profiling failed**: {r['layers_error']}"]
     amp = r.get("ampere_2to4")
     if amp and "error" in amp:
         lines += ["", f"Emulated Ampere 2:4 path: not available ({amp['error']})."]
