@@ -5,6 +5,10 @@ them); a row whose length is not a multiple of M ends in a short group. Each gro
 exactly N int8 values (zero-filled when it has fewer nonzeros) and N positions of
 ``log2(M)`` bits, packed LSB-first into a byte stream per row. 2:4 thus costs 2.5 bytes
 per 4 weights.
+
+For 2:4 the values of each pair of groups (A, B) are stored ``a0 b0 a1 b1``: one SXTB16
+of that word gives group A's two weights as int16 lanes, the rotated one group B's, which
+is what the DSP kernels' SMLAD wants. A last unpaired group is stored ``a0 a1``.
 """
 from __future__ import annotations
 
@@ -48,7 +52,7 @@ class NM(WeightFormat):
         # lowest zero positions (their value is 0, so they cost a MAC but change nothing).
         order = np.argsort(grp == 0, axis=2, kind="stable")[:, :, : self.N]
         pos = np.sort(order, axis=2)
-        values = np.take_along_axis(grp, pos, axis=2).astype(np.int8)
+        values = self._interleave(np.take_along_axis(grp, pos, axis=2).astype(np.int8))
         bits = self.pos_bits
         per_row_bits = ngroups * self.N * bits
         row_bytes = -(-per_row_bits // 8)
@@ -74,8 +78,24 @@ class NM(WeightFormat):
         pos = (planes.reshape(rows, ngroups * N, bits).astype(np.int64) << np.arange(bits)).sum(axis=2)
         pos = pos.reshape(rows, ngroups, N)
         grp = np.zeros((rows, ngroups, M), np.int8)
-        np.put_along_axis(grp, pos, enc.arrays["values"].reshape(rows, ngroups, N), axis=2)
+        values = self._deinterleave(enc.arrays["values"].reshape(rows, ngroups, N))
+        np.put_along_axis(grp, pos, values, axis=2)
         return grp.reshape(rows, -1)[:, :cols].copy()
+
+    def _paired(self) -> bool:
+        return (self.N, self.M) == (2, 4)
+
+    def _interleave(self, v: np.ndarray) -> np.ndarray:
+        """[rows, groups, 2] in group order -> stored order (a0 b0 a1 b1 per pair of groups)."""
+        if not self._paired():
+            return v
+        out = v.copy()
+        pairs = v.shape[1] // 2 * 2
+        out[:, :pairs] = v[:, :pairs].reshape(v.shape[0], -1, 2, 2).transpose(0, 1, 3, 2).reshape(v.shape[0], pairs, 2)
+        return out
+
+    def _deinterleave(self, v: np.ndarray) -> np.ndarray:
+        return self._interleave(v)  # swapping b0 and a1 is its own inverse
 
     def __init__(self, n: int | None = None, m: int | None = None):
         if n is not None:

@@ -33,7 +33,9 @@ typedef struct {
 } tp_bitmask;
 
 /* N:M: per row ceil(cols/m) groups of n values; positions log2(m) bits each, LSB-first,
- * each row's bit stream starting on a byte boundary. */
+ * each row's bit stream starting on a byte boundary. For 2:4 the values of each pair of
+ * groups (A, B) are stored a0 b0 a1 b1 (SXTB16 unpacks A, the rotated word B), a last
+ * unpaired group a0 a1. */
 typedef struct {
     const int8_t *values;
     const uint8_t *index;
