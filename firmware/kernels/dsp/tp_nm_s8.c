@@ -125,6 +125,13 @@ static inline __attribute__((always_inline)) void nm_block(const tp_nm *f, const
         int8_t *dst = out + o;
         if (mode == 1) {
             const tp_rq r = tp_rq_make(rq->mult[o * rq->qstep], rq->shift[o * rq->qstep]);
+            if (count == 4) {
+                dst[0] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[0], &r), rq->oo, full, rq->amin, rq->amax);
+                dst[out_c] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[1], &r), rq->oo, full, rq->amin, rq->amax);
+                dst[2 * out_c] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[2], &r), rq->oo, full, rq->amin, rq->amax);
+                dst[3 * out_c] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[3], &r), rq->oo, full, rq->amin, rq->amax);
+                continue;
+            }
             for (int32_t j = 0; j < count; j++, dst += out_c) {
                 *dst = (int8_t)tp_clamp_fast(tp_rq_apply(acc[j], &r), rq->oo, full, rq->amin, rq->amax);
             }
