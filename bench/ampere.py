@@ -7,15 +7,15 @@ copy of the flatbuffer (magnitude, no retraining), the digits CNN (``--digits``)
 trained float model along input channels before PTQ. Then, per model: GEMM layers that are 2:4,
 weight bytes dense → values + metadata, the A100 modeled speed-up, layer-by-layer
 bit-exactness of the emulated path, and — with ``--measure`` — the measured speed-up of the
-generated C on a QEMU board: ``tinyml codegen --format nm`` (our 2:4 Cortex-M kernels, issue #6)
-vs ``--format dense``, exact instruction counts per inference. Without ``--measure`` (or when a
+generated C on a QEMU board: the model generated with ``nm`` (our 2:4 Cortex-M kernels, issue
+#6) on its 2:4 layers vs ``--format dense``, each layer profiled exactly
+(``tinyml_prune/harness/layers.py``, the same path as ``tinyml profile --per-layer``), printed
+per model and per layer next to the Ampere modeled speed-up. Without ``--measure`` (or when a
 build fails) that column prints "unavailable"; nothing is estimated in its place.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from tinyml_prune.ampere.prune import prune_model_2to4  # noqa: E402
 from tinyml_prune.ampere.report import ampere_section  # noqa: E402
+from tinyml_prune.errors import TinymlError  # noqa: E402
 
 
 def digits_2to4(work: Path) -> Path:
@@ -41,19 +42,41 @@ def digits_2to4(work: Path) -> Path:
     return path
 
 
-def tinyml(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "tinyml_prune.cli", *args], check=True, capture_output=True, text=True)
+def measured_layers(model: Path, board_name: str, work: Path, runs: int = 3) -> dict:
+    """Per-layer dense vs 2:4 counts on the board (exact on QEMU), as ampere_section takes them."""
+    import numpy as np
+
+    from tinyml_prune.boards import load, make_board
+    from tinyml_prune.harness.layers import measure_dense_vs_2to4
+    from tinyml_prune.quantize.ptq import make_interpreter, run_tflite
+
+    data = model.read_bytes()
+    config = load(board_name)
+    board = make_board(config, exact=True) if config.emulated else make_board(config)
+    shape = tuple(make_interpreter(data).get_input_details()[0]["shape"][1:])
+    x = np.random.default_rng(0).integers(-128, 128, (runs, *shape), dtype=np.int8)
+    expected = run_tflite(data, x, quantized_input=True).reshape(runs, -1)
+    counts = measure_dense_vs_2to4(data, board, work / model.stem, x, expected)
+    if counts is None:
+        raise RuntimeError("no 2:4 layer the nm format accepts")
+    if not counts["bit_exact"]:
+        raise RuntimeError(f"the board's outputs differ from TFLite on {board_name}")
+    return counts
 
 
-def measured_instructions(model: Path, fmt: str, board: str, work: Path) -> float:
-    out = work / f"{model.stem}_{fmt}"
-    tinyml("codegen", str(model), "-o", str(out), "--format", fmt)
-    tinyml("build", str(out), "--board", board)
-    tinyml("profile", str(out), "--board", board, "-n", "2", "--tflite", str(model))
-    report = json.loads((out / "report.json").read_text())
-    if not report.get("bit_exact"):
-        raise RuntimeError(f"{fmt} build of {model.name} is not bit-exact on {board}")
-    return float(report["latency"]["median"])
+def layer_table(section: dict) -> list[str]:
+    unit = "instructions"
+    out = [f"  {'op':>4} {'layer':18} {'2:4':>4} {'dense ' + unit:>19} {'2:4 ' + unit:>17} {'measured':>9} "
+           f"{'Ampere':>7}"]
+    for r in section["layers"]:
+        b = r.get("board")
+        if r["status"] == "unsupported" or not b:
+            continue
+        amp = r.get("modeled_speedup")
+        out.append(f"  {r['index']:>4} {r['op'][:18]:18} {'yes' if r['status'] == '2:4' else 'no':>4} "
+                   f"{b['dense']:>19,} {b['sparse']:>17,} {b['speedup']:>8.2f}x "
+                   f"{(f'{amp:.2f}x' if amp else '—'):>7}")
+    return out
 
 
 def main() -> int:
@@ -78,21 +101,26 @@ def main() -> int:
             f"{'bit-exact':>9} {'Cortex-M measured (' + args.board + ')':>30}")
     print(head)
     print("-" * len(head))
+    per_layer = []
     for m in models:
-        s = ampere_section(m, samples=2)
-        mm = s["model"]
-        measured = "unavailable"
+        measured, counts = "unavailable", None
         if args.measure:
             try:
-                dense = measured_instructions(m, "dense", args.board, work)
-                sparse = measured_instructions(m, "nm", args.board, work)
-                measured = f"{dense / sparse:.2f}x ({dense:,.0f} -> {sparse:,.0f} insn)"
-            except (subprocess.CalledProcessError, RuntimeError) as e:
-                err = getattr(e, "stderr", "") or str(e)
-                measured = "unavailable: " + err.strip().splitlines()[-1][:60]
+                counts = measured_layers(m, args.board, work)
+                d, sp = counts["model"]["dense"], counts["model"]["sparse"]
+                measured = f"{d / sp:.2f}x ({d:,} -> {sp:,} insn)"
+            except (TinymlError, RuntimeError) as e:
+                measured = "unavailable: " + str(e).strip().splitlines()[-1][:60]
+        s = ampere_section(m, samples=2, board=counts)
+        mm = s["model"]
         print(f"{m.stem:28} {mm['layers_2to4']:>4} of {mm['gemm_layers']:<4} "
               f"{mm['weight_bytes_dense']:>11,} -> {mm['weight_bytes_2to4']:<10,} "
               f"{mm['modeled_speedup']:>14.2f}x {'yes' if mm['bit_exact'] else 'NO':>9} {measured:>30}")
+        if counts:
+            per_layer += [f"{m.stem} on {args.board} (exact, per layer; dense elsewhere):", *layer_table(s), ""]
+    if per_layer:
+        print("\nPer layer: board-measured vs Ampere-modeled 2:4 speed-up")
+        print("\n".join(per_layer))
     print(f"\nAmpere: {s['part']['name']}, tile-quantized roofline (docs/ampere.md); batch 1. work dir {work}")
     return 0
 

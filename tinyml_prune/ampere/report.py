@@ -112,7 +112,7 @@ def ampere_section(tflite, inputs: np.ndarray | None = None, samples: int = 4, p
         "layers": layers,
         "other_ops": other,
         "model": model,
-        "board_measured": "given" if board else NOT_BOARD,
+        "board_measured": (board.get("source") or "given") if board else NOT_BOARD,
     }
 
 

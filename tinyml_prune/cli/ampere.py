@@ -2,6 +2,7 @@ import json
 
 import click
 
+from .board_options import port_option
 from .options import force_option
 
 
@@ -19,11 +20,17 @@ from .options import force_option
 @click.option("--board-counts", type=click.Path(exists=True, dir_okay=False),
               help='JSON {"<op index>": {"dense": n, "sparse": n}, "model": {...}} of board-measured '
                    "instruction counts (issue #6) for the side-by-side column.")
+@click.option("--board", "board_name", default=None,
+              help="Measure the side-by-side column on this board (e.g. qemu-m4): the model generated dense and "
+                   "with 2:4 (`nm`) on its 2:4 layers, each layer profiled (build-layers, exact on QEMU).")
+@port_option
+@click.option("--runs", type=click.IntRange(1), default=3, show_default=True,
+              help="With --board: seeded random inputs per variant (the median per layer is used).")
 @click.option("--prune", "prune_first", is_flag=True,
               help="First prune every CONV_2D/FULLY_CONNECTED weight 2:4 by magnitude in a copy of the "
                    "flatbuffer (no retraining; accuracy drops). With -o the copy is saved as model_2to4.tflite.")
 @force_option
-def ampere(model_path, output_dir, samples, part, rounding, board_counts, prune_first, force):
+def ampere(model_path, output_dir, samples, part, rounding, board_counts, board_name, port, runs, prune_first, force):
     from pathlib import Path
 
     from ..ampere.graph import load_bytes
@@ -44,7 +51,11 @@ def ampere(model_path, output_dir, samples, part, rounding, board_counts, prune_
             raise DataError(f"{board_counts}: not a JSON file of board instruction counts ({e})") from None
         if not isinstance(board, dict):
             raise DataError(f"{board_counts}: expected a JSON object keyed by op index")
+    if board_counts and board_name:
+        raise click.UsageError("give either --board-counts or --board, not both")
     data = prune_model_2to4(model_path) if prune_first else load_bytes(model_path)
+    if board_name:
+        board = _measure_on_board(data, board_name, port, runs, Path(output_dir) if output_dir else None)
     section = ampere_section(data, samples=samples, part=part, board=board, rounding=rounding)
     md = ampere_markdown(section)
     click.echo(md)
@@ -59,3 +70,31 @@ def ampere(model_path, output_dir, samples, part, rounding, board_counts, prune_
         click.echo(f"wrote {', '.join(str(out / n) for n in names)}")
     if not section["model"]["bit_exact"]:
         raise click.ClickException("a layer is not bit-exact with TFLite (see the table)")
+
+
+def _measure_on_board(tflite: bytes, board_name: str, port, runs: int, output_dir):
+    """Per-layer dense vs 2:4 counts of the model on a board (harness/layers.py)."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..boards import load, make_board
+    from ..harness.layers import measure_dense_vs_2to4
+    from ..quantize.ptq import make_interpreter, run_tflite
+
+    config = load(board_name)
+    board = make_board(config, exact=True) if config.emulated else make_board(config, port=port)
+    shape = tuple(make_interpreter(tflite).get_input_details()[0]["shape"][1:])
+    x = np.random.default_rng(0).integers(-128, 128, (runs, *shape), dtype=np.int8)
+    expected = run_tflite(tflite, x, quantized_input=True).reshape(runs, -1)
+    with tempfile.TemporaryDirectory(prefix="tinyml-ampere-") as tmp:
+        work = output_dir / "board-layers" if output_dir else Path(tmp)
+        click.echo(f"measuring dense and 2:4 per layer on {config.name} ({runs} input(s) each) ...", err=True)
+        counts = measure_dense_vs_2to4(tflite, board, work, x, expected)
+    if counts is None:
+        click.echo("no layer of this model is 2:4 (the nm format accepts none): nothing to measure on the board",
+                   err=True)
+    elif not counts["bit_exact"]:
+        raise click.ClickException(f"the board's outputs differ from TFLite on {config.name}")
+    return counts

@@ -74,10 +74,13 @@ _FORMATS = ["auto", "dense", "slim", "csr", "bitmask", "nm"]
               help="Codegen weight format; auto picks per layer by the board cost model, never slower than dense.")
 @opt_option
 @click.option("-n", "n", type=int, default=None, help="On-device inferences (default: the whole test set).")
+@click.option("--per-layer", is_flag=True,
+              help="Also measure every layer (a -DTP_PROFILE_LAYERS build in firmware/build-layers) and, for "
+                   "2:4 layers, dense vs 2:4 per layer next to the Ampere model.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @force_option
 def deploy(model_path, data_spec, board_name, arch, epochs, granularity, nm, sparsity, criterion, schedule,
-           finetune_epochs, recipe, qat_epochs, ptq, weight_format, opt, n, output, force):
+           finetune_epochs, recipe, qat_epochs, ptq, weight_format, opt, n, per_layer, output, force):
     from ..harness.deploy import DeployConfig, deploy as run_deploy
     from ..harness.pipeline import ModelStages, prune_config
     from ..harness.report import markdown
@@ -89,7 +92,7 @@ def deploy(model_path, data_spec, board_name, arch, epochs, granularity, nm, spa
     stages = ModelStages(prune=prune_config(granularity, recipe, **overrides),
                          qat=QATConfig(epochs=qat_epochs), ptq=ptq)
     cfg = DeployConfig(board=board_name, data=data_spec, arch=arch, epochs=epochs, stages=stages,
-                       format=weight_format, opt=opt, n=n)
+                       format=weight_format, opt=opt, n=n, per_layer=per_layer)
     ui = RichUI()
     try:
         report = run_deploy(model_path, output, cfg, force=force, ui=ui)

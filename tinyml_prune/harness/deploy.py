@@ -33,6 +33,7 @@ class DeployConfig:
     opt: str = "-O2"
     n: int | None = None  # on-device inferences; default the whole test set
     exact: bool = True
+    per_layer: bool = False  # also profile every layer (build-layers/, harness/layers.py)
 
 
 def describe(cfg: DeployConfig) -> dict:
@@ -154,7 +155,8 @@ def deploy(model_path: str | None, out: str | Path, cfg: DeployConfig, force: bo
         from .profile import ProfileConfig, profile as run_profile
 
         progress = getattr(ui, "inference", None)
-        r = run_profile(out / "firmware", board, ProfileConfig(n=cfg.n, data=cfg.data), out / "report.json",
+        r = run_profile(out / "firmware", board, ProfileConfig(n=cfg.n, data=cfg.data, per_layer=cfg.per_layer),
+                        out / "report.json",
                         progress=progress)
         return r, {"artifact": "report.json", "bit_exact": r["bit_exact"], "accuracy": r["accuracy"],
                    "latency_median": r["latency"]["median"], "unit": r["latency"]["unit"]}

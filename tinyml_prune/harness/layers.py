@@ -121,6 +121,7 @@ def measure_layers(root: str | Path, board, inputs: np.ndarray, expected: np.nda
     elf = elf or root / LAYERS_BUILD / "firmware.elf"
     if not elf.exists():
         raise BoardError(f"{elf} does not exist: build the per-layer variant first")
+    _check_profiling_elf(elf, root)
     c = board.config
     exact = bool(getattr(board, "exact", False))
     if hasattr(board, "count_layers"):
@@ -169,6 +170,16 @@ def measure_layers(root: str | Path, board, inputs: np.ndarray, expected: np.nda
     if expected is not None and outputs:
         prof.bit_exact = bool((np.stack(outputs) == np.asarray(expected)[:len(outputs)].reshape(len(outputs), -1)).all())
     return prof
+
+
+def _check_profiling_elf(elf: Path, root: Path) -> None:
+    from tinyml_prune.boards.insn_count import LAYER_SYMBOL, symbol
+
+    try:
+        symbol(elf, LAYER_SYMBOL)
+    except BoardError:
+        raise BoardError(f"{elf} is not a per-layer profiling build of {root} (no {LAYER_SYMBOL}; "
+                         f"build it with `make BUILD={LAYERS_BUILD} EXTRA_CFLAGS={DEFINE}`)") from None
 
 
 def layer_rows(manifest: dict, prof: LayerProfile) -> list[dict]:
@@ -276,6 +287,12 @@ def measure_dense_vs_2to4(tflite: bytes, board, work: str | Path, inputs: np.nda
     out["unit"] = dp.unit
     out["counter"] = dp.counter
     out["bit_exact"] = None if expected is None else bool(dp.bit_exact and sp.bit_exact)
+    m = out["model"]
+    out["source"] = (f"{board.config.name}, {dp.unit} per layer ({dp.counter}, median of {len(dp.runs)} input(s)) "
+                     f"of this model generated `--format dense` vs `nm` on its {len(nm_ops)} 2:4 layer(s) "
+                     f"(dense elsewhere); whole model {m['dense']:,} → {m['sparse']:,} {dp.unit} "
+                     f"({m['dense'] / m['sparse']:.2f}×)"
+                     + ("" if out["bit_exact"] is None else f", bit-exact: {'yes' if out['bit_exact'] else 'NO'}"))
     return out
 
 
