@@ -30,6 +30,9 @@ class CodegenOptions:
     # "tflite": bit-exact with TensorFlow Lite's reference kernels (FULLY_CONNECTED rounds once);
     # "tflm": gemmlowp double rounding everywhere, as TFLM and CMSIS-NN do.
     rounding: str = "tflite"
+    # Convolutions whose input dies there run in place by row bands (codegen/inplace.py)
+    # wherever that shrinks the arena; False keeps every activation in its own buffer.
+    in_place: bool = True
     # Per-operator overrides of `format`: ((operator index, weight format), ...), e.g. 2:4
     # only on the layers that are 2:4 (tinyml_prune/harness/layers.py).
     layer_formats: tuple[tuple[int, str], ...] = ()
@@ -66,6 +69,8 @@ class LayerView:
     macs: int
     scratch_ptr: str
     scratch_bytes: int
+    bands: object = None  # inplace.BandPlan when the layer runs in place by row bands
+    band_ptr: str = "NULL"
 
     @property
     def emitter(self) -> OpEmitter:
@@ -131,7 +136,7 @@ def build_program(graph: Graph, options: CodegenOptions, source: str = "model") 
 
         graph, slim = slim_graph(graph, options)
     emitters = [make_emitter(op, graph, options) for op in graph.operators]
-    return Program(graph, emitters, plan_memory(graph, emitters), options, slim)
+    return Program(graph, emitters, plan_memory(graph, emitters, in_place=options.in_place), options, slim)
 
 
 def _c_float(x) -> str:
@@ -180,10 +185,12 @@ def _views(program: Program) -> list[LayerView]:
         out = graph.tensors[e.op.outputs[0]]
         in_ptrs = [ptr(t.index) for t in e.activation_inputs]
         scratch = e.scratch_bytes()
+        band_off, bands = plan.bands.get(pos, (None, None))
         views.append(LayerView(
             e=e, name=e.name, in_ptrs=in_ptrs, out_ptr=ptr(out.index), out_size=out.size,
             out_name=_comment(out.name), out_shape=list(out.shape), macs=e.macs(),
-            scratch_ptr=f"(tp_arena.bytes + {plan.scratch[pos]})" if scratch else "NULL", scratch_bytes=scratch))
+            scratch_ptr=f"(tp_arena.bytes + {plan.scratch[pos]})" if scratch else "NULL", scratch_bytes=scratch,
+            bands=bands, band_ptr=f"(tp_arena.bytes + {band_off})" if bands else "NULL"))
     return views
 
 
@@ -233,6 +240,8 @@ def manifest(program: Program, wall_seconds: float) -> dict:
         weight_bytes=program.weight_bytes, param_bytes=program.param_bytes, macs=program.macs,
         kernels=program.kernel_sources, layers=program.layer_table(), codegen_seconds=round(wall_seconds, 4),
         trace_tensors=[e.op.outputs[0] for e in program.emitters],
+        in_place={str(pos): dict(bands=len(bp.bands), band_buffer_bytes=bp.buffer_bytes)
+                  for pos, (_, bp) in sorted(program.plan.bands.items())},
         sources=["model.c", "weights.c"] + [f"kernels/reference/{s}" for s in program.kernel_sources],
         include_dirs=[".", "kernels/include"],
         generator_version=metadata.version("tinyml-prune"), tf_version=_tf_version(),

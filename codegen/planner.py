@@ -1,20 +1,33 @@
 """Static memory plan: every activation gets an offset in one arena.
 
-Liveness-based and greedy (largest buffer first, lowest offset that does not collide
-with a buffer alive at the same time), like TFLM's greedy planner. RESHAPE outputs share
-their input's buffer. The model input is read straight from the caller's buffer and the
-last operator writes straight into the caller's output buffer, so neither costs arena.
+Liveness-based, like TFLM's greedy planner, with three ways to need less of it:
+
+- RESHAPE outputs share their input's buffer. The model input is read straight from the
+  caller's buffer and the last operator writes straight into the caller's output buffer,
+  so neither costs arena.
+- A convolution whose input dies at that layer runs in place by row bands
+  (:mod:`.inplace`): its output shares the input's buffer and it needs only a small band
+  buffer beside it. The planner turns this on wherever it is possible, then turns it back
+  off, layer by layer, wherever the arena does not grow without it (no instructions spent
+  on copies that save nothing).
+- Placement (lowest offset that does not collide with a buffer alive at the same time) is
+  tried in several orders — largest first, longest-lived first, earliest first, largest
+  size x lifetime first, then seeded shuffles — and the smallest arena wins (deterministic).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
+
+from .inplace import BANDS, BandPlan, band_plan
 
 ALIGN = 4
+SHUFFLES = 64  # extra seeded random placement orders (first-fit is order-sensitive)
 
 
 @dataclass(frozen=True)
 class Buffer:
-    key: int  # representative tensor index (or -1 - layer for scratch)
+    key: int  # representative tensor index (or -1 - layer for a layer's scratch)
     size: int
     first: int  # first layer that writes it
     last: int  # last layer that reads it
@@ -25,48 +38,75 @@ class MemoryPlan:
     arena_bytes: int
     offsets: dict  # buffer key -> arena offset
     home: dict  # tensor index -> ("input" | "output" | "arena", buffer key)
-    scratch: dict  # layer position -> arena offset of its scratch
+    scratch: dict  # layer position -> arena offset of its scratch (kernel scratch, then band buffer)
+    bands: dict = field(default_factory=dict)  # layer position -> (band buffer offset, BandPlan)
 
 
 def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def plan_memory(graph, layers) -> MemoryPlan:
+def _homes(graph, layers, in_place: dict) -> dict:
     inp, out = graph.inputs[0], graph.outputs[0]
     home: dict[int, tuple[str, int]] = {inp: ("input", inp)}
     for pos, layer in enumerate(layers):
         t_out = layer.op.outputs[0]
         src = layer.activation_inputs[0].index if layer.activation_inputs else None
-        if layer.in_place and src is not None and t_out != out and home[src][0] != "output":
+        if (layer.in_place or pos in in_place) and src is not None and t_out != out \
+                and home[src][0] != "output":
             home[t_out] = home[src]  # alias: same bytes, new shape
         elif t_out == out:
             home[t_out] = ("output", t_out)
         else:
             home[t_out] = ("arena", t_out)
+    return home
 
+
+def _buffers(graph, layers, home, in_place: dict) -> list[Buffer]:
     sizes: dict[int, int] = {}
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     for pos, layer in enumerate(layers):
-        for t in [graph.tensors[layer.op.outputs[0]]]:
-            kind, key = home[t.index]
-            if kind == "arena":
-                sizes[key] = max(sizes.get(key, 0), t.nbytes)
-                first.setdefault(key, pos)
-                last[key] = max(last.get(key, pos), pos)
+        kind, key = home[layer.op.outputs[0]]
+        if kind == "arena":
+            sizes[key] = max(sizes.get(key, 0), graph.tensors[layer.op.outputs[0]].nbytes)
+            first.setdefault(key, pos)
+            last[key] = max(last.get(key, pos), pos)
         for t in layer.activation_inputs:
             kind, key = home[t.index]
             if kind == "arena":
+                sizes[key] = max(sizes.get(key, 0), t.nbytes)
                 last[key] = max(last.get(key, pos), pos)
     buffers = [Buffer(k, _align(sizes[k]), first[k], last[k]) for k in sizes]
     for pos, layer in enumerate(layers):
-        if layer.scratch_bytes():
-            buffers.append(Buffer(-1 - pos, _align(layer.scratch_bytes()), pos, pos))
+        size = _align(layer.scratch_bytes()) + (in_place[pos].buffer_bytes if pos in in_place else 0)
+        if size:
+            buffers.append(Buffer(-1 - pos, _align(size), pos, pos))
+    return buffers
 
+
+ORDERS = (
+    lambda b: (-b.size, b.first),  # largest first (TFLM's greedy planner)
+    lambda b: (-(b.last - b.first), -b.size),  # longest-lived first
+    lambda b: (b.first, -b.size),  # in order of first use
+    lambda b: (-b.size * (b.last - b.first + 1), b.first),  # largest area in the size x time plane
+)
+
+
+def _orders(buffers: list[Buffer]):
+    for order in ORDERS:
+        yield sorted(buffers, key=order)
+    rng = random.Random(0)
+    for _ in range(SHUFFLES if len(buffers) > 2 else 0):
+        shuffled = list(buffers)
+        rng.shuffle(shuffled)
+        yield shuffled
+
+
+def _place(ordered: list[Buffer]) -> dict:
     placed: list[tuple[Buffer, int]] = []
     offsets: dict[int, int] = {}
-    for buf in sorted(buffers, key=lambda b: (-b.size, b.first)):
+    for buf in ordered:
         live = sorted((off, off + b.size) for b, off in placed if b.first <= buf.last and buf.first <= b.last)
         offset = 0
         for lo, hi in live:
@@ -75,6 +115,51 @@ def plan_memory(graph, layers) -> MemoryPlan:
             offset = max(offset, hi)
         placed.append((buf, offset))
         offsets[buf.key] = offset
-    arena = max((off + b.size for b, off in placed), default=0)
+    return offsets
+
+
+def _layout(graph, layers, in_place: dict) -> MemoryPlan:
+    home = _homes(graph, layers, in_place)
+    buffers = _buffers(graph, layers, home, in_place)
+    best = None
+    for ordered in _orders(buffers):
+        offsets = _place(ordered)
+        arena = max((offsets[b.key] + b.size for b in buffers), default=0)
+        if best is None or arena < best[0]:
+            best = (arena, offsets)
+    arena, offsets = best
     scratch = {-1 - k: off for k, off in offsets.items() if k < 0}
-    return MemoryPlan(arena, {k: v for k, v in offsets.items() if k >= 0}, home, scratch)
+    bands = {pos: (scratch[pos] + _align(layers[pos].scratch_bytes()), bp) for pos, bp in in_place.items()}
+    return MemoryPlan(arena, {k: v for k, v in offsets.items() if k >= 0}, home, scratch, bands)
+
+
+def in_place_candidates(graph, layers, bands: int = BANDS) -> dict[int, BandPlan]:
+    """Layers that may run in place: a convolution whose arena input nobody reads after it."""
+    home = _homes(graph, layers, {})
+    last: dict[int, int] = {}
+    for pos, layer in enumerate(layers):
+        for t in layer.activation_inputs:
+            last[home[t.index][1]] = pos
+    out = {}
+    for pos, layer in enumerate(layers):
+        if not layer.activation_inputs or layer.op.outputs[0] == graph.outputs[0]:
+            continue
+        kind, key = home[layer.activation_inputs[0].index]
+        if kind != "arena" or last[key] != pos or len(layer.activation_inputs) != 1:
+            continue
+        bp = band_plan(layer, bands)
+        if bp is not None:
+            out[pos] = bp
+    return out
+
+
+def plan_memory(graph, layers, in_place: bool = True, bands: int = BANDS) -> MemoryPlan:
+    chosen = in_place_candidates(graph, layers, bands) if in_place else {}
+    plan = _layout(graph, layers, chosen)
+    # Drop in-place layers that the arena does not need (smallest band buffer first).
+    for pos in sorted(chosen, key=lambda p: chosen[p].buffer_bytes):
+        trial = {p: bp for p, bp in chosen.items() if p != pos}
+        alt = _layout(graph, layers, trial)
+        if alt.arena_bytes <= plan.arena_bytes:
+            chosen, plan = trial, alt
+    return plan
