@@ -171,6 +171,23 @@ def work_of(fmt, layer, pixels):
     return pixels * int(np.count_nonzero(m))
 
 
+def nonneg_fit(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient >= 0: the best fit over the subsets of free
+    coefficients (3 of them) — clipping an unconstrained fit would distort the others."""
+    best, best_err = np.zeros(a.shape[1]), float(np.sum(y**2))
+    for mask in range(1, 2 ** a.shape[1]):
+        cols = [j for j in range(a.shape[1]) if mask >> j & 1]
+        sol, *_ = np.linalg.lstsq(a[:, cols], y, rcond=None)
+        if (sol < 0).any():
+            continue
+        coef = np.zeros(a.shape[1])
+        coef[cols] = sol
+        err = float(np.sum((a @ coef - y) ** 2))
+        if err < best_err:
+            best, best_err = coef, err
+    return best
+
+
 def calibrate(board: str, work: Path) -> dict:
     from tests.formats import ckernels as K
     from tests.formats import qemu_runner as Q
@@ -187,8 +204,7 @@ def calibrate(board: str, work: Path) -> dict:
     for key, pts in groups.items():
         a = np.array([[w, o, 1.0] for w, o, _ in pts], float)
         y = np.array([c for *_, c in pts], float)
-        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
-        coef = np.maximum(coef, 0.0)
+        coef = nonneg_fit(a, y)
         kernels[key] = dict(per_work=round(float(coef[0]), 4), per_output=round(float(coef[1]), 2),
                             per_call=round(float(coef[2]), 1))
     return {"board": board, "variant": "dsp", "kernels": kernels,
