@@ -33,6 +33,7 @@ class CodegenOptions:
     # Convolutions whose input dies there run in place by row bands (codegen/inplace.py)
     # wherever that shrinks the arena; False keeps every activation in its own buffer.
     in_place: bool = True
+    in_place_bands: int = 4  # kernel calls per in-place layer: more bands, smaller band buffer
     # Per-operator overrides of `format`: ((operator index, weight format), ...), e.g. 2:4
     # only on the layers that are 2:4 (tinyml_prune/harness/layers.py).
     layer_formats: tuple[tuple[int, str], ...] = ()
@@ -136,7 +137,8 @@ def build_program(graph: Graph, options: CodegenOptions, source: str = "model") 
 
         graph, slim = slim_graph(graph, options)
     emitters = [make_emitter(op, graph, options) for op in graph.operators]
-    return Program(graph, emitters, plan_memory(graph, emitters, in_place=options.in_place), options, slim)
+    return Program(graph, emitters, plan_memory(graph, emitters, in_place=options.in_place,
+                                                   bands=options.in_place_bands), options, slim)
 
 
 def _c_float(x) -> str:
