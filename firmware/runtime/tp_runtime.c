@@ -13,7 +13,8 @@
 #define TP_INFO_BYTES 256u
 #define TP_RUN_REPLY_BYTES (8u + TP_MODEL_OUTPUT_SIZE)
 #ifdef TP_PROFILE_LAYERS
-/* Timestamp slots: two calibration marks, the start of the run, then one per layer. */
+/* Timestamp slots: two calibration marks, the start of the run, then one per layer (the
+ * generated model marks every layer but the last; on real boards tp_run marks the return). */
 #define TP_LAYER_SLOTS (TP_MODEL_LAYERS + 3u)
 #define TP_LAYERS_REPLY_BYTES (8u + 4u * TP_LAYER_SLOTS)
 #else
@@ -157,27 +158,48 @@ __attribute__((noinline, noipa, used)) void tp_mark_end(void)
 }
 
 #ifdef TP_PROFILE_LAYERS
-/* Per-layer profiling: the generated model calls tp_mark_layer(i) after layer i. The hook
- * is a leaf that reads the counter register inline (no call), so on QEMU the instruction
- * counter can leave its body out and a mark costs exactly its call site; on real boards a
- * mark's cost in cycles is measured by two marks in a row (slots 0 and 1) and subtracted
- * on the host. DWT CYCCNT counts up over 32 bits; SysTick's current value counts down
- * over 24 bits (the reload is 0xFFFFFF), so it is negated into an up-count. */
+/* Per-layer profiling: the generated model executes `bl tp_mark_layer` after every layer
+ * (model.h). The marker stores the counter register into the next slot and preserves every
+ * register but the flags, so the mark costs one instruction in the caller and does not
+ * change how GCC allocates registers in tp_model_run. It is a leaf, so on QEMU the
+ * instruction counter leaves its body out entirely; on real boards a mark's own cycles are
+ * measured by two marks in a row (slots 0 and 1) and subtracted on the host. DWT CYCCNT
+ * counts up over 32 bits; SysTick's current value counts down over 24 bits (reload
+ * 0xFFFFFF) and is negated into an up-count. ARMv6-M instructions only (M0/M0+ too). */
 #if TP_TIMER_DWT
-#define TP_LAYER_CLOCK() (*(volatile uint32_t *)0xE0001004u)
+#define TP_LAYER_CLOCK_ASM "ldr r2, =0xE0001004\n ldr r2, [r2]\n"
 #define TP_LAYER_CLOCK_BITS 32u
 #else
-#define TP_LAYER_CLOCK() ((0u - *(volatile uint32_t *)0xE000E018u) & 0x00FFFFFFu)
+#define TP_LAYER_CLOCK_ASM "ldr r2, =0xE000E018\n ldr r2, [r2]\n negs r2, r2\n ldr r3, =0x00FFFFFF\n ands r2, r3\n"
 #define TP_LAYER_CLOCK_BITS 24u
 #endif
-static uint32_t tp_layer_ticks[TP_LAYER_SLOTS];
+/* Referenced from the marker's assembly, hence not static. */
+uint32_t tp_layer_ticks[TP_LAYER_SLOTS];
+uint32_t tp_layer_next;
+const uint32_t tp_layer_slots = TP_LAYER_SLOTS;
 
-__attribute__((noinline, noipa, used)) void tp_mark_layer(int32_t layer)
+__attribute__((naked, noinline, used)) void tp_mark_layer(void)
 {
-    uint32_t slot = (uint32_t)(layer + 3);
-    if (slot < TP_LAYER_SLOTS) {
-        tp_layer_ticks[slot] = TP_LAYER_CLOCK();
-    }
+    __asm volatile(
+        ".syntax unified\n" /* GCC hands Thumb-1 (M0) inline assembly over in divided syntax */
+        "push {r0, r1, r2, r3}\n"
+        TP_LAYER_CLOCK_ASM
+        "ldr r0, =tp_layer_next\n"
+        "ldr r1, [r0]\n"
+        "ldr r3, =tp_layer_slots\n"
+        "ldr r3, [r3]\n"
+        "cmp r1, r3\n"
+        "bhs 1f\n"
+        "ldr r3, =tp_layer_ticks\n"
+        "lsls r1, r1, #2\n"
+        "str r2, [r3, r1]\n"
+        "lsrs r1, r1, #2\n"
+        "adds r1, r1, #1\n"
+        "str r1, [r0]\n"
+        "1:\n"
+        "pop {r0, r1, r2, r3}\n"
+        "bx lr\n"
+        ".ltorg\n");
 }
 
 static uint32_t tp_layers(uint8_t *out)
@@ -194,14 +216,21 @@ static uint32_t tp_layers(uint8_t *out)
 static uint32_t tp_run(uint32_t len, uint8_t *out)
 {
 #ifdef TP_PROFILE_LAYERS
-    tp_mark_layer(-3); /* calibration: two marks in a row differ by one mark's own cost */
-    tp_mark_layer(-2);
-    tp_mark_layer(-1); /* the start of the run */
+    tp_layer_next = 0u;
+    __asm volatile("" ::: "memory"); /* the reset lands before the first mark */
+    TP_LAYER_MARK(-3); /* calibration: two marks in a row differ by one mark's own cost */
+    TP_LAYER_MARK(-2);
+    TP_LAYER_MARK(-1); /* the start of the run */
 #endif
     /* The input is consumed straight from the receive buffer. */
     uint32_t t0 = tp_timer_now();
     tp_mark_begin();
     int status = tp_model_run((const int8_t *)tp_rx, tp_output);
+#if defined(TP_PROFILE_LAYERS) && !TP_EMULATED
+    /* The last layer ends with tp_model_run's return. (QEMU's counter ends it at tp_mark_end
+     * instead: a mark here changes how GCC schedules this function around the region.) */
+    TP_LAYER_MARK(TP_MODEL_LAYERS - 1);
+#endif
     tp_mark_end();
     uint32_t ticks = tp_timer_now() - t0;
     (void)len;

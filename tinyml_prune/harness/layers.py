@@ -5,15 +5,19 @@ The generated ``model.c`` calls ``TP_LAYER_MARK(i)`` after layer ``i``; only a b
 builds are unchanged). That variant is built into ``DIR/build-layers/`` beside the normal
 ``DIR/build/``, never over it.
 
-Each run marks, in order: two calibration marks, the start of the run, then layer 0..n-1.
+Each run marks, in order: two calibration marks, the start of the run, then layers 0..n-2
+from the generated code and, on real boards, layer n-1 from the runtime after
+``tp_model_run`` returns.
 
 - QEMU (exact): the instruction-count plugin records the running count at each mark and
-  leaves the marker's own (leaf) body out, so a mark costs exactly its call site
-  (``movs r0, #i; bl tp_mark_layer``: 2 instructions on Thumb), which the calibration pair
-  measures. Layer ``i`` = count at mark ``i`` − count at mark ``i-1`` (0 at ``tp_mark_begin``)
-  − that overhead; the last layer also takes the return up to ``tp_mark_end``. So the layer
-  counts sum to the profiling build's whole-inference count minus ``n_layers · overhead``,
-  which is the normal build's whole-inference count.
+  leaves the marker's own body out, so a mark costs exactly its call site, one ``bl``
+  (the marker preserves every register, so the mark clobbers only ``lr`` and the flags),
+  which the calibration pair measures. Layer ``i`` = count at mark ``i`` − count at mark
+  ``i-1`` (0 at ``tp_mark_begin``) − one mark; the last layer has no mark and ends at
+  ``tp_mark_end``, the end of the region. So the layers sum to the profiling build's
+  whole-inference count minus ``(n_layers − 1)`` marks — which is the normal build's count
+  whenever GCC compiles ``tp_model_run`` the same apart from the ``bl``s (checked in
+  tests/layer_profile on the digits and KWS models).
 - Real boards: the firmware stores the cycle counter (DWT, or SysTick on M0+) at each mark;
   the ``LAYERS`` command returns them, and the calibration pair's difference (the mark's own
   cycles) is subtracted from every layer.
@@ -66,26 +70,30 @@ def build_layers(root: str | Path, board, opt: str | None = None, kernels: str |
 
 
 def split_exact(marks: tuple[int, ...] | list[int], total: int, n_layers: int) -> tuple[list[int], int]:
-    """(per-layer instructions, marker overhead) from one region of the QEMU plugin."""
-    if len(marks) != n_layers + MARKS_BEFORE:
-        raise BoardError(f"expected {n_layers + MARKS_BEFORE} layer marks per inference, the counter saw "
+    """(per-layer instructions, marker overhead) from one region of the QEMU plugin: the
+    calibration pair, the start, and a mark after every layer but the last, which ends at
+    ``tp_mark_end`` (the region's end)."""
+    if len(marks) != n_layers - 1 + MARKS_BEFORE:
+        raise BoardError(f"expected {n_layers - 1 + MARKS_BEFORE} layer marks per inference, the counter saw "
                          f"{len(marks)} (is the ELF a -DTP_PROFILE_LAYERS build of this model?)")
     overhead = marks[1] - marks[0]
-    at = marks[MARKS_BEFORE:]
-    layers = [at[i] - (at[i - 1] if i else 0) - overhead for i in range(n_layers)]
-    layers[-1] += total - at[-1]
-    return layers, overhead
+    at = [0, *marks[MARKS_BEFORE:], total + overhead]  # the region starts at 0; no mark at its end
+    return [at[i + 1] - at[i] - overhead for i in range(n_layers)], overhead
 
 
-def split_ticks(ticks: list[int], bits: int, n_layers: int) -> tuple[list[int], int]:
+def split_ticks(ticks: list[int], bits: int, n_layers: int, last_marked: bool = True) -> tuple[list, int]:
     """(per-layer ticks, marker overhead) from the firmware's timestamps (a counter of
-    ``bits`` bits counting up, differences taken modulo its range)."""
+    ``bits`` bits counting up, differences taken modulo its range). On QEMU the runtime does
+    not mark the last layer (``last_marked=False``): its entry is None."""
     if len(ticks) != n_layers + MARKS_BEFORE:
         raise BoardError(f"the firmware reported {len(ticks)} layer timestamps, expected {n_layers + MARKS_BEFORE}")
     mod = 1 << bits
     overhead = (ticks[1] - ticks[0]) % mod
     at = ticks[MARKS_BEFORE - 1:]  # start of the run, then one per layer
-    return [(at[i + 1] - at[i]) % mod - overhead for i in range(n_layers)], overhead
+    out = [(at[i + 1] - at[i]) % mod - overhead for i in range(n_layers)]
+    if not last_marked:
+        out[-1] = None
+    return out, overhead
 
 
 @dataclass
@@ -124,6 +132,9 @@ def measure_layers(root: str | Path, board, inputs: np.ndarray, expected: np.nda
     _check_profiling_elf(elf, root)
     c = board.config
     exact = bool(getattr(board, "exact", False))
+    if c.emulated and not exact:
+        raise BoardError(f"{c.name}: per-layer profiling on an emulated board needs the exact instruction "
+                         "counter (--counter exact)")
     if hasattr(board, "count_layers"):
         board.count_layers = exact
     per_tick = 1e9 / c.clock_hz if c.latency_unit == "instructions" else 1  # -icount shift=0: 1 ns / instruction
@@ -147,12 +158,12 @@ def measure_layers(root: str | Path, board, inputs: np.ndarray, expected: np.nda
                 raise BoardError(f"{c.name}: tp_model_run returned {r.status} on sample {i} (profiling build)")
             outputs.append(np.frombuffer(r.output, np.int8))
             bits, ticks = client.layers()
-            tick_layers, tick_overhead = split_ticks(ticks, bits, n_layers)
+            tick_layers, tick_overhead = split_ticks(ticks, bits, n_layers, last_marked=not c.emulated)
             if exact:
                 region = board.counter.regions()[-1]
                 layers, overhead = split_exact(region.marks, region.total, n_layers)
                 prof.totals.append(region.total)
-                prof.timer_runs.append([round(t * per_tick) for t in tick_layers])
+                prof.timer_runs.append([None if t is None else round(t * per_tick) for t in tick_layers])
             else:
                 layers = [round(t * per_tick) for t in tick_layers]
                 overhead = round(tick_overhead * per_tick)
@@ -220,12 +231,15 @@ def layers_markdown(rows: list[dict], prof: dict) -> str:
         lines.append(line)
     lines.append(f"| | | | **total** | | **{sum(r[unit] for r in rows):,}** | {sum(r['macs'] for r in rows):,} | | |"
                  + (" | |" if has_pred else ""))
-    note = (f"Each layer ends at `tp_mark_layer(i)` after its kernel call (and status check); the first "
-            f"layer includes the call into `tp_model_run`, the last its return. One mark costs "
-            f"{prof['marker_overhead']} {unit}, subtracted from every layer")
+    note = (f"Each layer ends with the `bl tp_mark_layer` after its kernel call and status check (the last "
+            f"one with the return from `tp_model_run`); the first includes the call into `tp_model_run`. One "
+            f"mark costs {prof['marker_overhead']} {unit}, subtracted from every layer")
     if prof["counter"] == "qemu-tcg-plugin":
-        note += (" (the QEMU plugin leaves the marker's own body out, so only its call site remains): "
-                 "the layers sum exactly to the normal build's whole-inference count")
+        note += " (the QEMU plugin leaves the marker's own body out, so only its call site remains)"
+    diff = prof.get("sum_minus_whole")
+    if diff:
+        note += (f"; per inference the layers sum to the normal build's whole-inference count "
+                 + ("exactly" if not any(diff) else f"{', '.join(f'{d:+d}' for d in diff)} {unit}"))
     lines += ["", note + ".", ""]
     if has_pred:
         lines += ["`auto predicted`: the cost model's instructions for the chosen format's kernel "
