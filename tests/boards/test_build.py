@@ -102,7 +102,16 @@ def test_generated_directory_builds_with_plain_make(tmp_path, digits_gen):
 def test_model_too_big_for_the_board_is_refused_with_numbers(tmp_path_factory, tmp_path):
     from conftest import fixture_path
 
+    from tinyml_prune.codegen import generate
+    from tinyml_prune.codegen.generate import CodegenOptions
+
     needs_toolchain()
-    kws = generated(tmp_path_factory, fixture_path("kws_ref_model.tflite"), "kws")
+    # flash: ad01's 270 KB of dense weights on the micro:bit's 256 KB
+    ad01 = generated(tmp_path_factory, fixture_path("ad01_int8.tflite"), "ad01")
+    with pytest.raises(FitError, match=r"qemu-m0: the weights need \d+ bytes of flash, the board has 262144"):
+        make_board(load("qemu-m0")).build(project_copy(ad01, tmp_path / "a"))
+    # RAM: KWS without in-place layers needs two 8,000-byte activations plus the stack
+    kws = tmp_path / "k"
+    generate(fixture_path("kws_ref_model.tflite").read_bytes(), kws, CodegenOptions(in_place=False))
     with pytest.raises(FitError, match=r"qemu-m0: .*\d+ bytes of RAM, the board has 16384"):
-        make_board(load("qemu-m0")).build(project_copy(kws, tmp_path / "p"))
+        make_board(load("qemu-m0")).build(kws)

@@ -12,6 +12,7 @@
  * kernel row (kx = 0..Kw-1, all Cin) are contiguous in both the input and the filter when
  * dilation.w == 1, so each output pixel is a sum over kernel rows of contiguous int8 dot
  * products; padding clips the row segment. Pixels and output channels go in pairs. */
+#include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
 

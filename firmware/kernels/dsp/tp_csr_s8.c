@@ -6,6 +6,7 @@
  * Requantization is decided once per call (tp_sparse_dsp.h) and four outputs share one
  * store. Convolutions gather each pixel's field as the reference does and run the same
  * row loop. */
+#include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_sparse_dsp.h"
 
 /* acc + sum_k v[k] * x[col[k]] over n nonzeros; LDRC loads the next column index. */

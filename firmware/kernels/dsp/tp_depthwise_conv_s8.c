@@ -6,6 +6,7 @@
  * the input are skipped (TFLite pads with the zero point, which contributes nothing); 3x3
  * windows inside the input are unrolled. Other depth multipliers, more than
  * TP_DW_MAX_TAPS taps or no requantization headroom use the portable loop. */
+#include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
 
@@ -91,8 +92,8 @@ static inline __attribute__((always_inline)) void dw_group(const tp_dw_conv_para
         wx[2 * t] = __sxtb16(u);
         wx[2 * t + 1] = tp_sxtb16_hi(u);
     }
-    tp_rq rq[4];
-    tp_rq_right rr[4];
+    tp_rq rq[4] = {{0}};
+    tp_rq_right rr[4] = {{0}}; /* only one of rq/rr is used; -O3 cannot see which */
     int32_t b[4];
     for (int32_t j = 0; j < 4; j++) {
         const int32_t i = q->per_channel ? ch + j : 0;

@@ -134,4 +134,8 @@ static inline void tp_widen4(const int8_t *p, uint32_t off2, uint32_t *lo, uint3
     *hi = tp_sxtab16_hi(off2, v);
 }
 
+/* An assembly loop that must never be inlined: its caller's live values would leave too few
+ * registers (seen at -Os). */
+#define TP_ASM_LEAF static __attribute__((noinline))
+
 #endif /* TP_DSP_SUPPORT_H */

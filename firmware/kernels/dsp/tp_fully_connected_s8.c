@@ -1,6 +1,7 @@
 /* FULLY_CONNECTED int8, DSP extension: four output channels share each loaded input
  * word; SXTAB16 adds the input offset while widening, SMLAD does two MACs. Single rounding
  * (TFLite's FULLY_CONNECTED) takes SMMUL/SMMULR instead of a 64-bit shift. */
+#include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
 
@@ -13,11 +14,12 @@ int32_t tp_fully_connected_s8_get_buffer_size(const tp_dims *filter_dims)
 /* acc[0..3] += rows w, w + depth, w + 2 depth, w + 3 depth . (x + offset), depth / 4 words.
  * One input word, widened once (2 SXTAB16), feeds four channels: per 16 MACs 5 loads,
  * 10 unpacks, 8 SMLADs. Assembly: 14 registers are live, which GCC 12 spills. */
-static void row_4ch(const int8_t *x, const int8_t *w, int32_t depth, uint32_t off2, int32_t acc[4])
+TP_ASM_LEAF void row_4ch(const int8_t *x, const int8_t *w, int32_t depth, uint32_t off2, int32_t acc[4])
 {
     int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
     const int8_t *w2 = w + 2 * depth;
     const int8_t *end = x + (depth & ~3);
+    const int8_t *stop = x + depth;
     uint32_t v, x02, x13, t;
     if (x < end) {
         __asm__ volatile(
@@ -52,7 +54,7 @@ static void row_4ch(const int8_t *x, const int8_t *w, int32_t depth, uint32_t of
             : [d] "r"(depth), [o2] "r"(off2), [end] "r"(end)
             : "memory", "cc");
     }
-    for (int32_t k = 0; k < (depth & 3); k++) {
+    for (int32_t k = 0; k < stop - x; k++) {
         const int32_t xv = x[k] + (int16_t)off2;
         s0 += w[k] * xv;
         s1 += w[k + depth] * xv;

@@ -12,6 +12,7 @@
  *
  * FULLY_CONNECTED (one pixel) has nothing to share the selection with: it runs the
  * portable row loop with the per-call requantization and four outputs per store. */
+#include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_nm_rows.h"
 #include "tp_sparse_dsp.h"
 
