@@ -216,8 +216,12 @@ def _finetune(pruned, dense, plans, selector, config: PruneConfig, data, verbose
     def reselect(shadow, sparsity):
         return selector.select(sparsity, weights_only=shadow)
 
+    # masks settle where gradual pruning ends: the last (1 - end_fraction) of the steps train
+    # the final mask, so a late re-selection cannot leave regrown weights untrained
+    settle = max(1, int(round(sc.end_fraction * total)))
     cb = MaskedTraining(layers, schedule, selector.select, ft.reselect_every,
-                        reselect if config.criterion in WEIGHT_ONLY or config.granularity == "nm" else None)
+                        reselect if config.criterion in WEIGHT_ONLY or config.granularity == "nm" else None,
+                        settle_step=settle)
     keras.utils.set_random_seed(ft.seed)
     loss = "sparse_categorical_crossentropy" if is_classifier(dense) and y.ndim == 1 else "mse"
     pruned.compile(optimizer=keras.optimizers.Adam(ft.learning_rate), loss=loss)
