@@ -62,8 +62,8 @@ _FORMATS = ["auto", "dense", "slim", "csr", "bitmask", "nm"]
 @click.option("--nm", "nm", default=None, help="N:M pattern for --granularity nm. [default: 2:4]")
 @click.option("--sparsity", type=float, default=None, help="Target for unstructured / channel. [default: 0.5]")
 @click.option("--criterion", type=click.Choice(_CRITERIA), default=None, help="[default: l1]")
-@click.option("--schedule", type=click.Choice(["oneshot", "iterative", "gradual"]), default=None,
-              help="[default: oneshot, then masked fine-tuning]")
+@click.option("--schedule", type=click.Choice(["auto", "oneshot", "iterative", "gradual"]), default=None,
+              help="[default: auto = gradual for unstructured >= 70% with >= 4 epochs, else oneshot]")
 @click.option("--finetune-epochs", type=int, default=None, help="[default: 4]")
 @click.option("--recipe", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Pruning recipe TOML (see docs/pruning.md); options given here win over it.")

@@ -18,8 +18,8 @@ _CRITERIA = ["l1", "l2", "bn", "apoz", "taylor", "hessian", "chita"]
 @click.option("--sparsity", type=float, default=None, help="Fraction of weights (channels) to remove. [default: 0.5]")
 @click.option("--nm", default=None, help="N:M pattern for --granularity nm. [default: 2:4]")
 @click.option("--criterion", type=click.Choice(_CRITERIA), default=None, help="[default: l1]")
-@click.option("--schedule", type=click.Choice(["oneshot", "iterative", "gradual"]), default=None,
-              help="[default: oneshot]")
+@click.option("--schedule", type=click.Choice(["auto", "oneshot", "iterative", "gradual"]), default=None,
+              help="[default: auto = gradual for unstructured >= 70% with >= 4 epochs, else oneshot]")
 @click.option("--finetune-epochs", type=int, default=None, help="Fine-tuning epochs (reduced learning rate). [default: 0]")
 @click.option("--scope", type=click.Choice(["layer", "global"]), default=None,
               help="Unstructured: every layer at the target, or one global threshold. [default: layer]")

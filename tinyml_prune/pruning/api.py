@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import DataError, ModelError
 from ..kerasenv import keras
-from .config import FinetuneConfig, PruneConfig
+from .config import FinetuneConfig, PruneConfig, resolve_schedule
 from .criteria import make_context, make_criterion
 from .layers import kernel_variable, prunable_layers, resolve_skip
 from .masker import Masker
@@ -157,6 +157,7 @@ def prune(model, config: PruneConfig = PruneConfig(), data=None, verbose: int = 
     criteria score on ``config.data_samples`` training inputs, fine-tuning uses all of them.
     Without labels, the dense model's own predictions are the targets.
     """
+    config = resolve_schedule(config)
     if config.granularity == "channel":
         return _prune_channels(model, config, data, verbose)
     pruned = clone(model)

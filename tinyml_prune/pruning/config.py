@@ -15,7 +15,7 @@ A recipe (all keys optional; command-line options given explicitly win over it):
     max_samples = 64
 
     [schedule]
-    kind = "gradual"            # oneshot | iterative | gradual
+    kind = "gradual"            # auto (default) | oneshot | iterative | gradual
     rounds = 2                  # iterative
     power = 3.0                 # gradual
     frequency = 0               # gradual, 0 = ten pruning steps
@@ -74,13 +74,29 @@ class LayerConfig:
     min_channels: int | None = None
 
 
+# "auto" prunes gradually where that measured better: unstructured at >= 70% with >= 4
+# fine-tuning epochs (digits CNN at 80%, 8 epochs: 0.958 vs 0.936 one-shot, layer scope;
+# 0.976 vs 0.967 global); with fewer epochs the ramp has no time to recover and one-shot wins.
+GRADUAL_MIN_SPARSITY = 0.7
+GRADUAL_MIN_EPOCHS = 4
+
+
 @dataclass(frozen=True)
 class ScheduleConfig:
-    kind: str = "oneshot"
+    kind: str = "auto"
     rounds: int = 2
     power: float = 3.0
     frequency: int = 0
     end_fraction: float = 0.75
+
+
+def resolve_schedule(config: "PruneConfig") -> "PruneConfig":
+    """``config`` with schedule ``auto`` replaced by the schedule it stands for."""
+    if config.schedule.kind != "auto":
+        return config
+    gradual = (config.granularity == "unstructured" and config.sparsity >= GRADUAL_MIN_SPARSITY
+               and config.finetune.epochs >= GRADUAL_MIN_EPOCHS)
+    return replace(config, schedule=replace(config.schedule, kind="gradual" if gradual else "oneshot"))
 
 
 @dataclass(frozen=True)
@@ -115,8 +131,8 @@ class PruneConfig:
             raise RecipeError(f"sparsity {self.sparsity} must be in [0, 1)")
         if self.scope not in ("layer", "global"):
             raise RecipeError(f"scope {self.scope!r}: use 'layer' or 'global'")
-        if self.schedule.kind not in ("oneshot", "iterative", "gradual"):
-            raise RecipeError(f"schedule {self.schedule.kind!r}: use oneshot, iterative or gradual")
+        if self.schedule.kind not in ("auto", "oneshot", "iterative", "gradual"):
+            raise RecipeError(f"schedule {self.schedule.kind!r}: use auto, oneshot, iterative or gradual")
         for name, lc in self.layers.items():
             if lc.sparsity is not None and not 0.0 <= lc.sparsity < 1.0:
                 raise RecipeError(f"layers.{name}.sparsity {lc.sparsity} must be in [0, 1)")
