@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from tinyml_prune.errors import BoardError, FitError
@@ -31,7 +32,7 @@ def register(kind: str):
     return deco
 
 
-class Board:
+class Board(ABC):
     """Base class; subclasses implement flash/open/read/write/close."""
 
     def __init__(self, config: BoardConfig):
@@ -75,21 +76,25 @@ class Board:
         raise BoardError(f"build for {self.config.name} failed in {project.root}:\n{tail}")
 
     # -- connection --------------------------------------------------------------------
+    @abstractmethod
     def flash(self, elf: str | Path) -> None:
-        raise NotImplementedError
+        """Implemented by each connection kind."""
 
+    @abstractmethod
     def open(self) -> None:
-        raise NotImplementedError
+        """Implemented by each connection kind."""
 
+    @abstractmethod
     def read(self, n: int, timeout: float) -> bytes:
         """Exactly ``n`` bytes, or BoardTimeout / BoardClosed."""
-        raise NotImplementedError
 
+    @abstractmethod
     def write(self, data: bytes) -> None:
-        raise NotImplementedError
+        """Implemented by each connection kind."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Implemented by each connection kind."""
 
     def __enter__(self):
         return self
