@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from tinyml_prune.errors import ModelError, UnsupportedOpError
@@ -40,7 +42,7 @@ class CArray:
         return int(self.values.size * self.values.dtype.itemsize)
 
 
-class OpEmitter:
+class OpEmitter(ABC):
     opcode: ClassVar[str]
     template: ClassVar[str]  # under templates/ops/, defines macros declare(l) and invoke(l)
     sources: ClassVar[tuple[str, ...]] = ()  # kernel .c files (under firmware/kernels/ref)
@@ -124,8 +126,9 @@ class OpEmitter:
         return name
 
     # -- the interface ---------------------------------------------------------------
+    @abstractmethod
     def prepare(self) -> None:
-        raise NotImplementedError
+        """Validate the operator and compute everything the kernel call needs."""
 
     def macs(self) -> int:
         return 0

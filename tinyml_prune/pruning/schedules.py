@@ -5,6 +5,7 @@ Steps count optimizer steps of the fine-tuning run (step 0 = before the first up
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,18 +17,20 @@ def _register(cls):
     return cls
 
 
-class Schedule:
+class Schedule(ABC):
     kind: ClassVar[str]
 
+    @abstractmethod
     def __call__(self, step: int) -> tuple[bool, float]:
-        raise NotImplementedError
+        """(prune at this step?, target sparsity)."""
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, **dataclasses.asdict(self)}
 
     @property
+    @abstractmethod
     def final_sparsity(self) -> float:
-        raise NotImplementedError
+        """The sparsity the schedule ends at."""
 
 
 def schedule_from_dict(d: dict) -> Schedule:

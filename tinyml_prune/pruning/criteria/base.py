@@ -122,7 +122,7 @@ class Criterion(abc.ABC):
         return s if ctx.granularity == "element" else channel_reduce(s, layer)
 
     def element_scores(self, ctx: ScoreContext, layer) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} must implement score or element_scores")
+        raise TypeError(f"criterion {type(self).__name__} overrides neither score() nor element_scores()")
 
     def options(self) -> dict:
         return dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}
