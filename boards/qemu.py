@@ -20,7 +20,8 @@ import serial
 
 from tinyml_prune.errors import BoardClosed, BoardError, BoardTimeout
 
-from .base import Board, register
+from .base import register
+from .serial_link import SerialLink
 from .config import BoardConfig
 from .insn_count import LAYER_SYMBOL, InsnCounter
 
@@ -50,7 +51,7 @@ def _free_port() -> int:
 
 
 @register("qemu")
-class QemuBoard(Board):
+class QemuBoard(SerialLink):
     def __init__(self, config: BoardConfig, qemu: str = "qemu-system-arm", icount: bool = True,
                  exact: bool = False):
         super().__init__(config)
@@ -124,32 +125,12 @@ class QemuBoard(Board):
                                        f"within {CONNECT_TIMEOUT_S:.0f} s") from None
                 time.sleep(0.05)
 
-    def read(self, n: int, timeout: float) -> bytes:
-        if self.serial is None:
-            raise BoardClosed(f"{self.config.name}: not open")
-        deadline = time.monotonic() + timeout
-        buf = bytearray()
-        while len(buf) < n:
-            try:
-                chunk = self.serial.read(n - len(buf))
-            except (serial.SerialException, OSError):
-                self._check_alive()
-                raise BoardClosed(f"{self.config.name}: the serial connection to QEMU was closed") from None
-            buf += chunk
-            if len(buf) < n and time.monotonic() > deadline:
-                self._check_alive()
-                raise BoardTimeout(f"{self.config.name}: no answer within {timeout:.1f} s "
-                                   f"(got {len(buf)} of {n} bytes)")
-        return bytes(buf)
+    def _link_lost(self, error: Exception) -> BoardClosed:
+        self._check_alive()  # a dead QEMU is reported as such, with its exit code
+        return BoardClosed(f"{self.config.name}: the serial connection to QEMU was closed")
 
-    def write(self, data: bytes) -> None:
-        if self.serial is None:
-            raise BoardClosed(f"{self.config.name}: not open")
-        try:
-            self.serial.write(data)
-        except (serial.SerialException, OSError):
-            self._check_alive()
-            raise BoardClosed(f"{self.config.name}: the serial connection to QEMU was closed") from None
+    def _before_timeout(self) -> None:
+        self._check_alive()
 
     def wait_exit(self, timeout: float) -> int:
         """Wait for QEMU to leave by itself (after the EXIT command); its exit code."""

@@ -11,7 +11,8 @@ from serial.tools import list_ports
 
 from tinyml_prune.errors import BoardClosed, BoardError, BoardTimeout
 
-from .base import Board, register
+from .base import register
+from .serial_link import SerialLink
 from .config import BoardConfig
 
 FLASH_TIMEOUT_S = 180
@@ -19,7 +20,7 @@ BOOT_SETTLE_S = 0.5
 
 
 @register("serial")
-class SerialBoard(Board):
+class SerialBoard(SerialLink):
     def __init__(self, config: BoardConfig, port: str | None = None, probe: str | None = None):
         super().__init__(config)
         self.port = port
@@ -77,27 +78,8 @@ class SerialBoard(Board):
         time.sleep(BOOT_SETTLE_S)
         self.serial.reset_input_buffer()
 
-    def read(self, n: int, timeout: float) -> bytes:
-        if self.serial is None:
-            raise BoardClosed(f"{self.config.name}: not open")
-        deadline = time.monotonic() + timeout
-        buf = bytearray()
-        while len(buf) < n:
-            try:
-                buf += self.serial.read(n - len(buf))
-            except (serial.SerialException, OSError) as e:
-                raise BoardClosed(f"{self.config.name}: the serial port went away ({e})") from None
-            if len(buf) < n and time.monotonic() > deadline:
-                raise BoardTimeout(f"{self.config.name}: no answer within {timeout:.1f} s (got {len(buf)} of {n} bytes)")
-        return bytes(buf)
-
-    def write(self, data: bytes) -> None:
-        if self.serial is None:
-            raise BoardClosed(f"{self.config.name}: not open")
-        try:
-            self.serial.write(data)
-        except (serial.SerialException, OSError) as e:
-            raise BoardClosed(f"{self.config.name}: the serial port went away ({e})") from None
+    def _link_lost(self, error: Exception) -> BoardClosed:
+        return BoardClosed(f"{self.config.name}: the serial port went away ({error})")
 
     def close(self) -> None:
         if self.serial is not None:
