@@ -1,10 +1,9 @@
 """The QEMU instruction-count plugin counts exactly: a loop of known length between markers."""
-import shutil
-import subprocess
-
 import pytest
 
 from tinyml_prune.boards.insn_count import InsnCounter
+
+from .bare_metal import build_elf, run_counted
 
 pytestmark = pytest.mark.qemu
 
@@ -30,22 +29,11 @@ void reset(void) {
 
 @pytest.fixture(scope="module")
 def elf(tmp_path_factory):
-    if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")):
-        pytest.skip("arm-none-eabi-gcc / qemu-system-arm not installed (run make setup)")
-    d = tmp_path_factory.mktemp("icount")
-    (d / "t.c").write_text(PROGRAM)
-    (d / "t.ld").write_text("SECTIONS { . = 0; .text : { KEEP(*(.vectors)) *(.text*) *(.rodata*) } }\n")
-    subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-O2", "-nostdlib",
-                    "-T", str(d / "t.ld"), str(d / "t.c"), "-o", str(d / "t.elf")], check=True)
-    return d / "t.elf"
+    return build_elf(tmp_path_factory.mktemp("icount"), PROGRAM)
 
 
 def run(elf, out):
-    counter = InsnCounter(elf, out)
-    cmd = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
-           "-semihosting-config", "enable=on,target=native", "-kernel", str(elf), *counter.qemu_args()]
-    subprocess.run(cmd, check=True, timeout=30, capture_output=True)
-    return counter.counts()
+    return run_counted(elf, InsnCounter(elf, out)).counts()
 
 
 def test_counts_are_exact_and_linear(elf, tmp_path):

@@ -1,11 +1,10 @@
 """The plugin's layer marker: running counts at each marker entry, the marker's own body
 not counted, so one marker costs exactly its call site."""
-import shutil
-import subprocess
-
 import pytest
 
 from tinyml_prune.boards.insn_count import LAYER_SYMBOL, InsnCounter
+
+from insn_count.bare_metal import build_elf, run_counted
 
 pytestmark = pytest.mark.qemu
 
@@ -42,22 +41,11 @@ void reset(void) {
 
 @pytest.fixture(scope="module")
 def elf(tmp_path_factory):
-    if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")):
-        pytest.skip("arm-none-eabi-gcc / qemu-system-arm not installed (run make setup)")
-    d = tmp_path_factory.mktemp("layers")
-    (d / "t.c").write_text(PROGRAM)
-    (d / "t.ld").write_text("SECTIONS { . = 0; .text : { KEEP(*(.vectors)) *(.text*) *(.rodata*) } .bss 0x20000000 : { *(.bss*) } }\n")
-    subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-O2", "-nostdlib",
-                    "-T", str(d / "t.ld"), str(d / "t.c"), "-o", str(d / "t.elf")], check=True)
-    return d / "t.elf"
+    return build_elf(tmp_path_factory.mktemp("layers"), PROGRAM)
 
 
 def run(elf, out, layers=True):
-    counter = InsnCounter(elf, out, layer_symbol=LAYER_SYMBOL if layers else None)
-    cmd = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
-           "-semihosting-config", "enable=on,target=native", "-kernel", str(elf), *counter.qemu_args()]
-    subprocess.run(cmd, check=True, timeout=30, capture_output=True)
-    return counter
+    return run_counted(elf, InsnCounter(elf, out, layer_symbol=LAYER_SYMBOL if layers else None))
 
 
 def test_layer_marks_are_exact(elf, tmp_path):
