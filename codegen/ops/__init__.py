@@ -168,5 +168,16 @@ def expected_out_size(padding: str, in_size: int, k: int, stride: int, dilation:
 
 PADDINGS = {0: "SAME", 1: "VALID"}
 
-# Register the built-in emitters.
-from . import conv, fully_connected, pool, add, reshape, softmax  # noqa: E402,F401
+
+
+def _register_builtin_emitters() -> None:
+    # Every module of this package registers its emitters on import; a new op is a new module.
+    import importlib
+    import pkgutil
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_register_builtin_emitters()

@@ -9,7 +9,13 @@
 #include <stdint.h>
 
 #include "tp_nn_types.h"
-#include "tp_nn_sparse.h" /* CSR, bitmask, N:M kernels (issue #6) */
+#include "tp_nn_sparse.h" /* CSR, bitmask, N:M kernels */
+#include "tp_nn_elementwise.h"
+#include "tp_nn_activation.h"
+#include "tp_nn_reduce.h"
+#include "tp_nn_resize.h"
+#include "tp_nn_shape.h"
+#include "tp_nn_transpose_conv.h"
 
 #ifdef __cplusplus
 extern "C" {
