@@ -17,6 +17,7 @@ from tinyml_prune.errors import ModelError, OutputExistsError
 from . import formats
 from .ir import Graph
 from .ops import OpEmitter, make_emitter
+from .passes import run_passes
 from .planner import MemoryPlan, plan_memory
 from .tflite_reader import read_tflite
 
@@ -63,8 +64,8 @@ class LayerView:
     e: OpEmitter
     name: str
     in_ptrs: list[str]
-    out_ptr: str
-    out_size: int
+    out_ptrs: list[str]  # one per output tensor, in the operator's order
+    out_sizes: list[int]
     out_name: str
     out_shape: list[int]
     macs: int
@@ -76,6 +77,14 @@ class LayerView:
     @property
     def emitter(self) -> OpEmitter:
         return self.e
+
+    @property
+    def out_ptr(self) -> str:
+        return self.out_ptrs[0]
+
+    @property
+    def out_size(self) -> int:
+        return self.out_sizes[0]
 
 
 @dataclass
@@ -115,21 +124,27 @@ class Program:
 
 
 def check_graph(graph: Graph, source: str) -> None:
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+    if not graph.inputs or not graph.outputs:
         raise ModelError(f"{source} has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
-                         "exactly one of each is supported")
-    for role, t in (("input", graph.input), ("output", graph.output)):
-        if t.dtype != "int8" or t.quant is None:
+                         "at least one of each is needed")
+    for role, ids in (("input", graph.inputs), ("output", graph.outputs)):
+        for k, i in enumerate(ids):
+            t = graph.tensors[i]
+            if t.dtype == "int8" and t.quant is not None:
+                continue
             hint = " (a float model: quantize it to full-integer int8 first, e.g. `tinyml quantize`)" \
                 if t.dtype == "float32" else ""
-            raise ModelError(f"{source}: model {role} '{t.name}' is {t.dtype}"
-                             f"{'' if t.quant else ' without quantization'}; int8 input and output are "
-                             f"required{hint}")
+            raise ModelError(f"{source}: model {role} {k} '{t.name}' is {t.dtype}"
+                             f"{'' if t.quant else ' without quantization'}; int8 inputs and outputs (or "
+                             f"float ones converted by a QUANTIZE/DEQUANTIZE at the boundary) are required{hint}")
+    if len(set(graph.inputs)) != len(graph.inputs) or set(graph.inputs) & set(graph.outputs):
+        raise ModelError(f"{source}: a tensor is listed twice among the model's inputs and outputs")
     if not graph.operators:
         raise ModelError(f"{source} has no operators")
 
 
 def build_program(graph: Graph, options: CodegenOptions, source: str = "model") -> Program:
+    graph = run_passes(graph)
     check_graph(graph, source)
     slim = None
     if options.format in formats.select.SLIMMING:
@@ -171,15 +186,24 @@ def _comment(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def io_offsets(graph: Graph, which: str) -> dict[int, int]:
+    """Tensor index -> byte offset in the packed input (or output) buffer of tp_model_run."""
+    offsets, at = {}, 0
+    for i in (graph.inputs if which == "input" else graph.outputs):
+        offsets[i] = at
+        at += graph.tensors[i].nbytes
+    return offsets
+
+
 def _views(program: Program) -> list[LayerView]:
     plan, graph = program.plan, program.graph
+    packed = {"input": io_offsets(graph, "input"), "output": io_offsets(graph, "output")}
 
     def ptr(t_index: int) -> str:
         kind, key = plan.home[t_index]
-        if kind == "input":
-            return "input"
-        if kind == "output":
-            return "output"
+        if kind in packed:
+            off = packed[kind][key]
+            return f"({kind} + {off})" if off else kind
         return f"(tp_arena.bytes + {plan.offsets[key]})"
 
     views = []
@@ -189,7 +213,8 @@ def _views(program: Program) -> list[LayerView]:
         scratch = e.scratch_bytes()
         band_off, bands = plan.bands.get(pos, (None, None))
         views.append(LayerView(
-            e=e, name=e.name, in_ptrs=in_ptrs, out_ptr=ptr(out.index), out_size=out.size,
+            e=e, name=e.name, in_ptrs=in_ptrs, out_ptrs=[ptr(t.index) for t in e.outputs],
+            out_sizes=[t.size for t in e.outputs],
             out_name=_comment(out.name), out_shape=list(out.shape), macs=e.macs(),
             scratch_ptr=f"(tp_arena.bytes + {plan.scratch[pos]})" if scratch else "NULL", scratch_bytes=scratch,
             bands=bands, band_ptr=f"(tp_arena.bytes + {band_off})" if bands else "NULL"))
@@ -205,9 +230,40 @@ def _tf_version() -> str:
     return "unknown"
 
 
-def _io(t) -> dict:
+def _io(t, offset: int = 0, float_name: str | None = None) -> dict:
     return dict(size=t.size, zero_point=t.zero_point, scale=t.scale, scale_repr=repr(float(np.float32(t.scale))),
-                shape=list(t.shape), name=t.name)
+                shape=list(t.shape), name=t.name, tensor=t.index, offset=offset,
+                c_name=_c_string(t.name), float_name=float_name)
+
+
+def _c_string(text: str) -> str:
+    """``text`` as the body of a C string literal (printable ASCII, escaped)."""
+    out = []
+    for ch in text:
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif 32 <= ord(ch) < 127:
+            out.append(ch)
+        else:
+            out.append("\\x%02x" % (ord(ch) & 0xFF) + '""')
+    return "".join(out)
+
+
+def has_float_entry(graph: Graph) -> bool:
+    """Every input and output of the user's model is float, converted at the boundary."""
+    fi = graph.extra.get("float_io")
+    return bool(fi) and len(fi["inputs"]) == len(graph.inputs) and len(fi["outputs"]) == len(graph.outputs)
+
+
+def io_tensors(graph: Graph) -> dict[str, list[dict]]:
+    """The model's inputs and outputs as the generated API packs them."""
+    float_io = graph.extra.get("float_io", {})
+    res = {}
+    for which, ids in (("inputs", graph.inputs), ("outputs", graph.outputs)):
+        offs = io_offsets(graph, which[:-1])
+        res[which] = [_io(graph.tensors[i], offs[i], float_io.get(which, {}).get(k, {}).get("name"))
+                      for k, i in enumerate(ids)]
+    return res
 
 
 def render(program: Program) -> dict[str, str]:
@@ -221,8 +277,11 @@ def render(program: Program) -> dict[str, str]:
             arrays.append(dict(name=a.name, ctype=a.ctype, values=a.values, kind=a.kind,
                                comment=f"operator {e.op.index} {e.op.opcode}: {a.kind}, {a.nbytes} bytes"))
     arrays_ns = [_Obj(**a) for a in arrays]
+    io = io_tensors(graph)
     ctx = dict(meta=meta, layers=_views(program), plan=program.plan, arrays=arrays_ns,
-               input=_io(graph.input), output=_io(graph.output))
+               inputs=io["inputs"], outputs=io["outputs"], input=io["inputs"][0], output=io["outputs"][0],
+               input_bytes=sum(t["size"] for t in io["inputs"]), output_bytes=sum(t["size"] for t in io["outputs"]),
+               float_io=has_float_entry(graph))
     env = _environment()
     return {name: env.get_template(f"{name}.j2").render(**ctx)
             for name in ("model.h", "model.c", "weights.h", "weights.c")}
@@ -235,13 +294,15 @@ class _Obj:
 
 def manifest(program: Program, wall_seconds: float) -> dict:
     g = program.graph
+    io = io_tensors(g)
     return dict(
         generator=f"tinyml-prune {metadata.version('tinyml-prune')}", model_sha256=g.sha256,
         format=program.options.format, rounding=program.options.rounding,
-        input=_io(g.input), output=_io(g.output), arena_bytes=program.plan.arena_bytes,
+        input=io["inputs"][0], output=io["outputs"][0], inputs=io["inputs"], outputs=io["outputs"],
+        float_io=g.extra.get("float_io"), arena_bytes=program.plan.arena_bytes,
         weight_bytes=program.weight_bytes, param_bytes=program.param_bytes, macs=program.macs,
         kernels=program.kernel_sources, layers=program.layer_table(), codegen_seconds=round(wall_seconds, 4),
-        trace_tensors=[e.op.outputs[0] for e in program.emitters],
+        trace_tensors=[t for e in program.emitters for t in e.op.outputs],
         in_place={str(pos): dict(bands=len(bp.bands), band_buffer_bytes=bp.buffer_bytes)
                   for pos, (_, bp) in sorted(program.plan.bands.items())},
         sources=["model.c", "weights.c"] + [f"kernels/reference/{s}" for s in program.kernel_sources],

@@ -2,9 +2,10 @@
 
 Liveness-based, like TFLM's greedy planner, with three ways to need less of it:
 
-- RESHAPE outputs share their input's buffer. The model input is read straight from the
-  caller's buffer and the last operator writes straight into the caller's output buffer,
-  so neither costs arena.
+- RESHAPE outputs share their input's buffer, and elementwise operators overwrite an input
+  nobody reads afterwards. Model inputs are read straight from the caller's (packed) input
+  buffer and the operators producing model outputs write straight into the caller's output
+  buffer, so neither costs arena.
 - A convolution whose input dies at that layer runs in place by row bands
   (:mod:`.inplace`): its output shares the input's buffer and it needs only a small band
   buffer beside it. The planner turns this on wherever it is possible, then turns it back
@@ -46,19 +47,42 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def _homes(graph, layers, in_place: dict) -> dict:
-    inp, out = graph.inputs[0], graph.outputs[0]
-    home: dict[int, tuple[str, int]] = {inp: ("input", inp)}
+def _last_reads(layers) -> dict[int, int]:
+    last: dict[int, int] = {}
     for pos, layer in enumerate(layers):
-        t_out = layer.op.outputs[0]
-        src = layer.activation_inputs[0].index if layer.activation_inputs else None
-        if (layer.in_place or pos in in_place) and src is not None and t_out != out \
-                and home[src][0] != "output":
-            home[t_out] = home[src]  # alias: same bytes, new shape
-        elif t_out == out:
-            home[t_out] = ("output", t_out)
-        else:
-            home[t_out] = ("arena", t_out)
+        for t in layer.activation_inputs:
+            last[t.index] = pos
+    return last
+
+
+def _homes(graph, layers, in_place: dict) -> dict:
+    """Tensor -> where its bytes live: a graph input or output (packed caller buffers, by
+    tensor index) or an arena buffer (keyed by a representative tensor index).
+
+    Views (RESHAPE-like emitters, ``in_place``) and layers computed in place by row bands
+    share their input's buffer; elementwise emitters (``elementwise_in_place``) overwrite
+    their input when it lives in the arena and nothing reads it afterwards."""
+    outs = set(graph.outputs)
+    home: dict[int, tuple[str, int]] = {t: ("input", t) for t in graph.inputs}
+    last = _last_reads(layers)
+    members: dict[tuple, list[int]] = {}
+    for pos, layer in enumerate(layers):
+        srcs = layer.activation_inputs
+        src = srcs[0].index if srcs else None
+        for k, t_out in enumerate(layer.op.outputs):
+            if t_out in outs:
+                home[t_out] = ("output", t_out)
+                continue
+            alias = None
+            if k == 0 and src is not None and src in home:
+                view = (layer.in_place or pos in in_place) and home[src][0] != "output"
+                overwrite = (getattr(layer, "elementwise_in_place", False) and home[src][0] == "arena"
+                             and graph.tensors[t_out].nbytes <= graph.tensors[src].nbytes
+                             and all(last.get(t, -1) <= pos for t in members.get(home[src], [src])))
+                if view or overwrite:
+                    alias = home[src]
+            home[t_out] = alias or ("arena", t_out)
+            members.setdefault(home[t_out], []).append(t_out)
     return home
 
 
@@ -67,11 +91,12 @@ def _buffers(graph, layers, home, in_place: dict) -> list[Buffer]:
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     for pos, layer in enumerate(layers):
-        kind, key = home[layer.op.outputs[0]]
-        if kind == "arena":
-            sizes[key] = max(sizes.get(key, 0), graph.tensors[layer.op.outputs[0]].nbytes)
-            first.setdefault(key, pos)
-            last[key] = max(last.get(key, pos), pos)
+        for t_out in layer.op.outputs:
+            kind, key = home[t_out]
+            if kind == "arena":
+                sizes[key] = max(sizes.get(key, 0), graph.tensors[t_out].nbytes)
+                first.setdefault(key, pos)
+                last[key] = max(last.get(key, pos), pos)
         for t in layer.activation_inputs:
             kind, key = home[t.index]
             if kind == "arena":
@@ -142,7 +167,7 @@ def in_place_candidates(graph, layers, bands: int = BANDS) -> dict[int, BandPlan
             last[home[t.index][1]] = pos
     out = {}
     for pos, layer in enumerate(layers):
-        if not layer.activation_inputs or layer.op.outputs[0] == graph.outputs[0]:
+        if not layer.activation_inputs or len(layer.op.outputs) != 1 or layer.op.outputs[0] in graph.outputs:
             continue
         kind, key = home[layer.activation_inputs[0].index]
         if kind != "arena" or last[key] != pos or len(layer.activation_inputs) != 1:

@@ -46,7 +46,10 @@ class OpEmitter(ABC):
     opcode: ClassVar[str]
     template: ClassVar[str]  # under templates/ops/, defines macros declare(l) and invoke(l)
     sources: ClassVar[tuple[str, ...]] = ()  # kernel .c files (under firmware/kernels/ref)
-    in_place: ClassVar[bool] = False  # output may share the input's buffer (RESHAPE)
+    in_place: ClassVar[bool] = False  # a view: output is input 0's bytes unchanged (RESHAPE)
+    # out[i] depends on input 0 at i only (and other inputs): the planner lets the output
+    # overwrite input 0 when it lives in the arena and nothing reads it afterwards.
+    elementwise_in_place: ClassVar[bool] = False
     format_scratch: int = 0  # scratch the weight format's kernel needs (set by formats.specialize)
 
     def __init__(self, op: Operator, graph: Graph, options):
@@ -77,6 +80,11 @@ class OpEmitter(ABC):
         if i >= len(self.op.outputs):
             self.fail(f"output {i} is missing", unsupported=False)
         return self.graph.tensors[self.op.outputs[i]]
+
+    @property
+    def outputs(self) -> list[Tensor]:
+        """Every output tensor, in the operator's order (the planner gives each a buffer)."""
+        return [self.graph.tensors[i] for i in self.op.outputs]
 
     def activation_tensor(self, t: Tensor, role: str) -> Tensor:
         if t.dtype != "int8":
@@ -126,6 +134,12 @@ class OpEmitter(ABC):
         return name
 
     # -- the interface ---------------------------------------------------------------
+    @classmethod
+    def fold(cls, op: Operator, graph: Graph) -> list[np.ndarray] | None:
+        """The operator's output values when they are known at code generation (all inputs
+        constant, or only static shapes read), one array per output; None to emit code."""
+        return None
+
     @abstractmethod
     def prepare(self) -> None:
         """Validate the operator and compute everything the kernel call needs."""

@@ -17,18 +17,23 @@ def verify(model_path, target, n, inputs_path, seed, rounding, keep_dir):
     import warnings
     from pathlib import Path
 
-    from tinyml_prune.codegen import CodegenOptions, read_tflite
-    from tinyml_prune.verify import VerifyFailed, load_inputs, random_inputs, verify_host
+    from tinyml_prune.codegen import CodegenOptions
+    from tinyml_prune.errors import DataError
+    from tinyml_prune.verify import VerifyFailed, load_inputs, model_io, random_inputs, verify_host
 
     warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
     tflite = Path(model_path).read_bytes()
-    graph = read_tflite(tflite, model_path)
-    inp = graph.input
+    io = model_io(tflite)
+    first = io["inputs"][0]
+    shape = tuple(first["shape"]) if len(io["inputs"]) == 1 else (io["input_bytes"],)
     if inputs_path:
-        x = load_inputs(inputs_path, inp.shape, inp.scale, inp.zero_point)[:n]
+        if len(io["inputs"]) > 1:
+            raise DataError(f"{model_path} has {len(io['inputs'])} inputs; --inputs takes one array per sample "
+                            f"with all inputs packed ({io['input_bytes']} int8 values, in the order of model.h)")
+        x = load_inputs(inputs_path, shape, first["scale"], first["zero_point"])[:n]
         what = f"{len(x)} inputs from {inputs_path}"
     else:
-        x = random_inputs(inp.shape, n, seed)
+        x = random_inputs(shape, n, seed)
         what = f"{n} random inputs (seed {seed})"
     result = verify_host(tflite, x, CodegenOptions(rounding=rounding), workdir=keep_dir, source=model_path)
     click.echo(f"{target}: {result.matched}/{result.n} outputs bit-exact with TFLite BUILTIN_REF on {what}")

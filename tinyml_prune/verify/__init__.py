@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import DataError, TinymlError
 
-__all__ = ["VerifyFailed", "Mismatch", "VerifyResult", "verify_host", "random_inputs", "load_inputs", "reference_run"]
+__all__ = ["VerifyFailed", "Mismatch", "VerifyResult", "verify_host", "random_inputs", "load_inputs", "reference_run",
+           "model_io"]
 
 
 class VerifyFailed(TinymlError):
@@ -75,23 +76,53 @@ def load_inputs(path: str | Path, shape: tuple[int, ...], scale: float, zero_poi
     raise DataError(f"{path}: array '{key}' is {x.dtype}; expected int8 or float inputs")
 
 
+def model_io(tflite: bytes) -> dict:
+    """The generated API's view of the model's inputs and outputs (packed int8 buffers)."""
+    from tinyml_prune.codegen import read_tflite
+    from tinyml_prune.codegen.generate import io_tensors
+    from tinyml_prune.codegen.passes import run_passes
+
+    graph = run_passes(read_tflite(tflite))
+    io = io_tensors(graph)
+    io["float_io"] = graph.extra.get("float_io", {})
+    io["input_bytes"] = sum(t["size"] for t in io["inputs"])
+    io["output_bytes"] = sum(t["size"] for t in io["outputs"])
+    return io
+
+
 def reference_run(tflite: bytes, inputs: np.ndarray, trace_tensors: list[int] | None = None):
-    """Outputs of TFLite's BUILTIN_REF kernels, plus (optionally) the listed tensors per input."""
+    """Outputs of TFLite's BUILTIN_REF kernels for packed int8 ``inputs`` (one row per sample,
+    the model's inputs back to back), plus (optionally) the listed tensors per input.
+
+    A model converted with float inputs gets each int8 input dequantized (its QUANTIZE gives
+    the same int8 back); outputs are read from the int8 tensors the generated code produces,
+    so a model with float outputs is compared before its DEQUANTIZE."""
     from ..kerasenv import tf
 
+    io = model_io(tflite)
+    float_in = {int(k): v["tensor"] for k, v in io["float_io"].get("inputs", {}).items()}
     interp = tf.lite.Interpreter(
         model_content=tflite,
         experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
-        experimental_preserve_all_tensors=bool(trace_tensors),
+        experimental_preserve_all_tensors=bool(trace_tensors) or bool(io["float_io"].get("outputs")),
     )
     interp.allocate_tensors()
-    inp = interp.get_input_details()[0]
-    out = interp.get_output_details()[0]
+    details = {d["index"]: d for d in interp.get_input_details()}
     outputs, traces = [], []
     for x in inputs:
-        interp.set_tensor(inp["index"], x.reshape(inp["shape"]))
+        flat = np.ascontiguousarray(x).reshape(-1)
+        if flat.size != io["input_bytes"]:
+            raise DataError(f"an input has {flat.size} values; the model takes {io['input_bytes']}")
+        for k, t in enumerate(io["inputs"]):
+            q = flat[t["offset"]:t["offset"] + t["size"]]
+            d = details[float_in.get(k, t["tensor"])]
+            if d["dtype"] == np.float32:
+                value = (np.float64(np.float32(t["scale"])) * (q.astype(np.int64) - t["zero_point"])).astype(np.float32)
+            else:
+                value = q.astype(d["dtype"])
+            interp.set_tensor(d["index"], value.reshape(d["shape"]))
         interp.invoke()
-        outputs.append(interp.get_tensor(out["index"]).reshape(-1).copy())
+        outputs.append(np.concatenate([interp.get_tensor(t["tensor"]).reshape(-1) for t in io["outputs"]]))
         if trace_tensors:
             traces.append([interp.get_tensor(t).reshape(-1).copy() for t in trace_tensors])
     return np.stack(outputs), traces
@@ -124,15 +155,15 @@ def _locate(tflite, program, one_input, exe, root, input_index) -> Mismatch:
     """Re-run one input with per-layer traces to name the first layer that differs."""
     from .host import run_host
 
-    tensors = [e.op.outputs[0] for e in program.emitters]
+    outs = [(e, t) for e in program.emitters for t in e.op.outputs]
     _, trace = run_host(exe, one_input, root, trace=True)
-    _, ref = reference_run(tflite, one_input, tensors)
-    for (layer, got), expected, e in zip(trace, ref[0], program.emitters):
+    _, ref = reference_run(tflite, one_input, [t for _, t in outs])
+    for (layer, got), expected, (e, t_index) in zip(trace, ref[0], outs):
         if program.slim is not None:  # the slimmed C computes only the kept channels
-            expected = program.slim.select(e.op.outputs[0], expected)
+            expected = program.slim.select(t_index, expected)
         bad = np.flatnonzero(got != expected)
         if bad.size:
             i = int(bad[0])
-            t = program.graph.tensors[e.op.outputs[0]]
+            t = program.graph.tensors[t_index]
             return Mismatch(input_index, layer, e.op.index, e.op.opcode, t.name, i, int(expected[i]), int(got[i]))
     raise AssertionError("outputs differ but no layer trace does")

@@ -24,14 +24,18 @@ def host_main() -> Path:
     return ROOT / "host" / "tp_host_main.c"
 
 
-def compile_host(gen_dir: str | Path, exe: str | Path, cc: str = "gcc", sanitize: bool = True) -> Path:
+def compile_host(gen_dir: str | Path, exe: str | Path, cc: str = "gcc", sanitize: bool = True,
+                 extra_sources=(), host_main_source: bool = True) -> Path:
+    """Build the generated model with the host compiler; ``extra_sources`` (e.g. a main of
+    your own, then ``host_main_source=False``) are compiled with it."""
     gen_dir, exe = Path(gen_dir), Path(exe)
     if shutil.which(cc) is None:
         raise HostBuildError(f"host C compiler '{cc}' not found on PATH")
     manifest = json.loads((gen_dir / "manifest.json").read_text())
     flags = [f for f in CFLAGS if sanitize or not f.startswith("-fsanitize")]
     cmd = [cc, *flags, *[f"-I{gen_dir / d}" for d in manifest["include_dirs"]],
-           *[str(gen_dir / s) for s in manifest["sources"]], str(host_main()), "-lm", "-o", str(exe)]
+           *[str(gen_dir / s) for s in manifest["sources"]], *([str(host_main())] if host_main_source else []),
+           *[str(x) for x in extra_sources], "-lm", "-o", str(exe)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         msg = "\n".join(proc.stderr.strip().splitlines()[:20])
