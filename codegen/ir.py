@@ -60,6 +60,9 @@ class Operator:
     inputs: tuple[int, ...]  # tensor indices, -1 = absent optional input
     outputs: tuple[int, ...]
     options: Any = None  # the schema's *OptionsT object, or None
+    # Attributes a graph rewrite gave the operator beyond its TFLite options, e.g.
+    # "explicit_padding": ((top, bottom), (left, right)) after a PAD was fused into it.
+    attrs: dict = field(default_factory=dict)
 
 
 @dataclass

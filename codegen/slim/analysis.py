@@ -201,6 +201,9 @@ class Analysis:
     def _padded(self, op: Operator, k_hw) -> bool:
         """Whether some output's window reaches into the padding (reads the zero point)."""
         o = op.options
+        explicit = op.attrs.get("explicit_padding")
+        if explicit is not None:
+            return any(v > 0 for pair in explicit for v in pair)
         if PADDINGS.get(int(o.padding)) != "SAME":
             return False
         _, ih, iw, _ = self.g.tensors[op.inputs[0]].shape
