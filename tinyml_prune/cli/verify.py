@@ -10,10 +10,14 @@ import click
 @click.option("--inputs", "inputs_path", type=click.Path(exists=True, dir_okay=False),
               help=".npz with int8 (or float, quantized with the input scale) inputs, key x / x_test.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
-@click.option("--rounding", type=click.Choice(["tflite", "tflm"]), default="tflite", show_default=True)
+@click.option("--oracle", type=click.Choice(["tflite", "tflm"]), default="tflite", show_default=True,
+              help="Compare with TFLite's reference kernels, or with TensorFlow Lite Micro's interpreter "
+                   "(package tflite-micro).")
+@click.option("--rounding", type=click.Choice(["tflite", "tflm"]), default=None,
+              help="Requantization rounding of the generated code [default: that of the oracle].")
 @click.option("--keep", "keep_dir", type=click.Path(file_okay=False),
               help="Keep the generated C and the host binary in this directory.")
-def verify(model_path, target, n, inputs_path, seed, rounding, keep_dir):
+def verify(model_path, target, n, inputs_path, seed, oracle, rounding, keep_dir):
     import warnings
     from pathlib import Path
 
@@ -35,8 +39,12 @@ def verify(model_path, target, n, inputs_path, seed, rounding, keep_dir):
     else:
         x = random_inputs(shape, n, seed)
         what = f"{n} random inputs (seed {seed})"
-    result = verify_host(tflite, x, CodegenOptions(rounding=rounding), workdir=keep_dir, source=model_path)
-    click.echo(f"{target}: {result.matched}/{result.n} outputs bit-exact with TFLite BUILTIN_REF on {what}")
+    result = verify_host(tflite, x, CodegenOptions(rounding=rounding or oracle), workdir=keep_dir,
+                         source=model_path, oracle=oracle)
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    name = "TFLite BUILTIN_REF" if oracle == "tflite" else "TensorFlow Lite Micro"
+    click.echo(f"{target}: {result.matched}/{result.n} outputs bit-exact with {name} on {what}")
     if not result.ok:
         raise VerifyFailed(f"{result.n - result.matched} of {result.n} outputs differ "
                            f"({result.mismatched_bytes} bytes); first mismatch: {result.mismatch}")

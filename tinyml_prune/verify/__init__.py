@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, TinymlError
+from ..errors import DataError, ModelError, TinymlError
+from .oracle import ORACLES, model_io, reference_run
 
 __all__ = ["VerifyFailed", "Mismatch", "VerifyResult", "verify_host", "random_inputs", "load_inputs", "reference_run",
-           "model_io"]
+           "model_io", "ORACLES"]
 
 
 class VerifyFailed(TinymlError):
@@ -41,6 +42,7 @@ class VerifyResult:
     matched: int
     mismatch: Mismatch | None
     mismatched_bytes: int
+    notes: tuple[str, ...] = ()  # e.g. the oracle ran a corrected copy of the model
 
     @property
     def ok(self) -> bool:
@@ -76,61 +78,30 @@ def load_inputs(path: str | Path, shape: tuple[int, ...], scale: float, zero_poi
     raise DataError(f"{path}: array '{key}' is {x.dtype}; expected int8 or float inputs")
 
 
-def model_io(tflite: bytes) -> dict:
-    """The generated API's view of the model's inputs and outputs (packed int8 buffers)."""
-    from tinyml_prune.codegen import read_tflite
-    from tinyml_prune.codegen.generate import io_tensors
-    from tinyml_prune.codegen.passes import run_passes
+def oracle_model(tflite: bytes, oracle: str = "tflite") -> tuple[bytes, tuple[str, ...]]:
+    """The model as the oracle will run it: the user's bytes, or, when the oracle rejects them
+    for a known converter defect, a corrected copy (and what was corrected)."""
+    from .oracle import fix_known_converter_defects
 
-    graph = run_passes(read_tflite(tflite))
-    io = io_tensors(graph)
-    io["float_io"] = graph.extra.get("float_io", {})
-    io["input_bytes"] = sum(t["size"] for t in io["inputs"])
-    io["output_bytes"] = sum(t["size"] for t in io["outputs"])
-    return io
-
-
-def reference_run(tflite: bytes, inputs: np.ndarray, trace_tensors: list[int] | None = None):
-    """Outputs of TFLite's BUILTIN_REF kernels for packed int8 ``inputs`` (one row per sample,
-    the model's inputs back to back), plus (optionally) the listed tensors per input.
-
-    A model converted with float inputs gets each int8 input dequantized (its QUANTIZE gives
-    the same int8 back); outputs are read from the int8 tensors the generated code produces,
-    so a model with float outputs is compared before its DEQUANTIZE."""
-    from ..kerasenv import tf
-
-    io = model_io(tflite)
-    float_in = {int(k): v["tensor"] for k, v in io["float_io"].get("inputs", {}).items()}
-    interp = tf.lite.Interpreter(
-        model_content=tflite,
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
-        experimental_preserve_all_tensors=bool(trace_tensors) or bool(io["float_io"].get("outputs")),
-    )
-    interp.allocate_tensors()
-    details = {d["index"]: d for d in interp.get_input_details()}
-    outputs, traces = [], []
-    for x in inputs:
-        flat = np.ascontiguousarray(x).reshape(-1)
-        if flat.size != io["input_bytes"]:
-            raise DataError(f"an input has {flat.size} values; the model takes {io['input_bytes']}")
-        for k, t in enumerate(io["inputs"]):
-            q = flat[t["offset"]:t["offset"] + t["size"]]
-            d = details[float_in.get(k, t["tensor"])]
-            if d["dtype"] == np.float32:
-                value = (np.float64(np.float32(t["scale"])) * (q.astype(np.int64) - t["zero_point"])).astype(np.float32)
-            else:
-                value = q.astype(d["dtype"])
-            interp.set_tensor(d["index"], value.reshape(d["shape"]))
-        interp.invoke()
-        outputs.append(np.concatenate([interp.get_tensor(t["tensor"]).reshape(-1) for t in io["outputs"]]))
-        if trace_tensors:
-            traces.append([interp.get_tensor(t).reshape(-1).copy() for t in trace_tensors])
-    return np.stack(outputs), traces
+    try:
+        reference_run(tflite, np.zeros((0, 1), np.int8), oracle=oracle)
+        return tflite, ()
+    except ModelError as e:
+        fixed, notes = fix_known_converter_defects(tflite)
+        if not notes:
+            raise
+        try:
+            reference_run(fixed, np.zeros((0, 1), np.int8), oracle=oracle)
+        except ModelError:
+            raise e from None
+        return fixed, tuple(f"the oracle rejects the model as it is ({e}); it runs a copy corrected for a "
+                            f"known converter defect: {n}" for n in notes)
 
 
 def verify_host(tflite: bytes, inputs: np.ndarray, options=None, workdir: str | Path | None = None,
-                source: str = "model", cc: str = "gcc", sanitize: bool = True) -> VerifyResult:
-    """Generate C for ``tflite``, build it for the host, run ``inputs`` and compare with TFLite."""
+                source: str = "model", cc: str = "gcc", sanitize: bool = True, oracle: str = "tflite") -> VerifyResult:
+    """Generate C for ``tflite``, build it for the host, run ``inputs`` and compare with the oracle
+    (TFLite BUILTIN_REF, or TFLite Micro with ``oracle="tflm"``)."""
     from tinyml_prune.codegen import CodegenOptions, generate
 
     from .host import compile_host, run_host
@@ -139,16 +110,22 @@ def verify_host(tflite: bytes, inputs: np.ndarray, options=None, workdir: str | 
     with tempfile.TemporaryDirectory(prefix="tinyml-verify-") as tmp:
         root = Path(workdir) if workdir else Path(tmp)
         result = generate(tflite, root / "model", options, force=True, source=source)
+        reference, notes = oracle_model(tflite, oracle)
         exe = compile_host(root / "model", root / "tp_host", cc=cc, sanitize=sanitize)
         got, _ = run_host(exe, inputs, root)
-        expected, _ = reference_run(tflite, inputs)
+        expected, _ = reference_run(reference, inputs, oracle=oracle)
         diff = np.any(got != expected, axis=1)
         matched = int(len(inputs) - diff.sum())
         mismatch = None
         if diff.any():
             first = int(np.argmax(diff))
-            mismatch = _locate(tflite, result.program, inputs[first:first + 1], exe, root, first)
-        return VerifyResult(len(inputs), matched, mismatch, int((got != expected).sum()))
+            if oracle == "tflite":
+                mismatch = _locate(reference, result.program, inputs[first:first + 1], exe, root, first)
+            else:
+                i = int(np.argmax(got[first] != expected[first]))
+                mismatch = Mismatch(first, -1, -1, "model output", "packed outputs", i, int(expected[first, i]),
+                                    int(got[first, i]))
+        return VerifyResult(len(inputs), matched, mismatch, int((got != expected).sum()), notes)
 
 
 def _locate(tflite, program, one_input, exe, root, input_index) -> Mismatch:

@@ -1,0 +1,60 @@
+/* MEAN int8: for every output, the sum of its reduced inputs (zero point removed) is
+ * requantized once with a multiplier that folds in 1/count, as TensorFlow Lite's reference
+ * QuantizedMeanOrSum does (the host computes that multiplier). */
+#include "tp_nn.h"
+#include "tp_nn_support.h"
+
+/* Advance a row-major counter over `axes`; returns the change of the input offset (back to
+ * the start after the last position). */
+static int32_t tp_reduce_step(const tp_reduce_axes *axes, int32_t *index)
+{
+    int32_t delta = 0;
+    for (int32_t d = axes->count - 1; d >= 0; d--) {
+        index[d]++;
+        delta += axes->stride[d];
+        if (index[d] < axes->extent[d]) {
+            return delta;
+        }
+        delta -= axes->extent[d] * axes->stride[d];
+        index[d] = 0;
+    }
+    return delta;
+}
+
+static int32_t tp_reduce_positions(const tp_reduce_axes *axes)
+{
+    int32_t n = 1;
+    for (int32_t d = 0; d < axes->count; d++) {
+        n *= axes->extent[d];
+    }
+    return n;
+}
+
+tp_status tp_mean_s8(const tp_mean_params *params, const tp_reduce_shape *shape, const int8_t *input,
+                     int8_t *output)
+{
+    const tp_reduce_axes *kept = &shape->kept;
+    const tp_reduce_axes *reduced = &shape->reduced;
+    if (kept->count < 0 || kept->count > TP_REDUCE_MAX_GROUPS || reduced->count < 0 ||
+        reduced->count > TP_REDUCE_MAX_GROUPS) {
+        return TP_ARG_ERROR;
+    }
+    const int32_t outputs = tp_reduce_positions(kept);
+    const int32_t count = tp_reduce_positions(reduced);
+    const tp_activation int8_range = {INT8_MIN, INT8_MAX};
+    int32_t out_index[TP_REDUCE_MAX_GROUPS] = {0};
+    int32_t base = 0;
+    for (int32_t o = 0; o < outputs; o++) {
+        int32_t red_index[TP_REDUCE_MAX_GROUPS] = {0};
+        int32_t offset = base;
+        int32_t acc = 0;
+        for (int32_t r = 0; r < count; r++) {
+            acc += (int32_t)input[offset] + params->input_offset;
+            offset += tp_reduce_step(reduced, red_index);
+        }
+        int32_t out = tp_requantize(acc, params->multiplier, params->shift, params->rounding);
+        output[o] = tp_clamp_s8(out + params->output_offset, &int8_range);
+        base += tp_reduce_step(kept, out_index);
+    }
+    return TP_OK;
+}
