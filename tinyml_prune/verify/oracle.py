@@ -68,15 +68,25 @@ def _requantize(f: np.ndarray, t: dict) -> np.ndarray:
     return np.clip(q, -128, 127).astype(np.int8)
 
 
-class _TFLite:
-    def __init__(self, tflite: bytes, preserve: bool):
+def tflite_interpreter():
+    """(Interpreter class, BUILTIN_REF resolver): LiteRT's when installed (no TensorFlow start-up),
+    TensorFlow's otherwise; both run the same reference kernels."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        return Interpreter, OpResolverType.BUILTIN_REF
+    except ImportError:
         from ..kerasenv import tf
 
+        return tf.lite.Interpreter, tf.lite.experimental.OpResolverType.BUILTIN_REF
+
+
+class _TFLite:
+    def __init__(self, tflite: bytes, preserve: bool):
+        interpreter, ref = tflite_interpreter()
         try:
-            self.interp = tf.lite.Interpreter(
-                model_content=tflite,
-                experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
-                experimental_preserve_all_tensors=preserve)
+            self.interp = interpreter(model_content=tflite, experimental_op_resolver_type=ref,
+                                      experimental_preserve_all_tensors=preserve)
             self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
