@@ -1,6 +1,8 @@
 """RESHAPE: no computation; the planner gives the output the input's buffer when it can."""
 from __future__ import annotations
 
+import numpy as np
+
 from . import OpEmitter, register
 
 
@@ -9,6 +11,13 @@ class Reshape(OpEmitter):
     opcode = "RESHAPE"
     template = "ops/reshape.j2"
     in_place = True
+
+    @classmethod
+    def fold(cls, op, graph):
+        t = graph.tensors[op.inputs[0]]
+        if not t.is_constant:
+            return None
+        return [np.asarray(t.data).reshape(graph.tensors[op.outputs[0]].shape)]
 
     def prepare(self):
         inp = self.activation_tensor(self.input(0), "input")

@@ -19,11 +19,12 @@ def run_cli(capsys, *args):
     return code, out, err
 
 
-def _tanh_model() -> bytes:
+def _cumsum_model() -> bytes:
     spec = ModelSpec()
     i = spec.add(T((1, 4), scale=[0.1], zero_point=[0]))
-    o = spec.add(T((1, 4), scale=[1 / 128], zero_point=[0]))
-    spec.ops.append(Op("TANH", [i], [o]))
+    o = spec.add(T((1, 4), scale=[0.1], zero_point=[0]))
+    axis = spec.add(T((), "int32", data=np.array(1, np.int32)))
+    spec.ops.append(Op("CUMSUM", [i, axis], [o]))
     spec.inputs, spec.outputs = [i], [o]
     return build(spec)
 
@@ -43,7 +44,7 @@ def _float_model() -> bytes:
      "is not a TFLite flatbuffer"),
     ("empty.tflite", b"", "is not a TFLite flatbuffer"),
     ("float.tflite", _float_model(), "is float32"),
-    ("tanh.tflite", _tanh_model(), "operator 0 is TANH, which the code generator does not support"),
+    ("cumsum.tflite", _cumsum_model(), "operator 0 is CUMSUM, which the code generator does not support"),
 ])
 def test_bad_models_are_one_line_errors(tmp_path, capsys, name, data, message):
     path = tmp_path / name
@@ -66,14 +67,14 @@ def test_truncated_fixture(tmp_path, capsys, keep):
 
 
 def test_unsupported_option_names_operator():
-    # A broadcasting ADD: supported op, unsupported option -> the op and its index are named.
+    # ADD with a fused TANH: supported op, unsupported option -> the op and its index are named.
     spec = ModelSpec()
     a = spec.add(T((1, 2, 2, 3), scale=[0.1], zero_point=[0]))
     b = spec.add(T((1, 1, 1, 3), scale=[0.1], zero_point=[0], data=np.ones((1, 1, 1, 3), np.int8)))
     o = spec.add(T((1, 2, 2, 3), scale=[0.2], zero_point=[0]))
-    spec.ops.append(Op("ADD", [a, b], [o], options("AddOptions"), "AddOptions"))
+    spec.ops.append(Op("ADD", [a, b], [o], options("AddOptions", fusedActivationFunction=4), "AddOptions"))
     spec.inputs, spec.outputs = [a], [o]
-    with pytest.raises(UnsupportedOpError, match=r"operator 0 \(ADD\): broadcasting"):
+    with pytest.raises(UnsupportedOpError, match=r"operator 0 \(ADD\): fused activation TANH"):
         generate(build(spec), "/nonexistent-never-written")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import flatbuffers
 import numpy as np
 
-_TYPES = {"float32": 0, "int32": 2, "int8": 9, "int64": 4}
+_TYPES = {"float32": 0, "int32": 2, "uint8": 3, "int8": 9, "int64": 4}
 
 
 def schema():
