@@ -38,6 +38,9 @@ class CodegenOptions:
     # Per-operator overrides of `format`: ((operator index, weight format), ...), e.g. 2:4
     # only on the layers that are 2:4 (tinyml_prune/harness/layers.py).
     layer_formats: tuple[tuple[int, str], ...] = ()
+    # Model inputs and outputs live in the arena (like TFLM's input(0)/output(0)): later
+    # activations reuse the input's bytes, and the firmware receives and sends them in place.
+    io_in_arena: bool = True
 
     def __post_init__(self):
         formats.select.check_choice(self.format)
@@ -119,7 +122,8 @@ class Program:
                              macs=e.macs(), weight_bytes=sum(a.nbytes for a in e.arrays if a.kind == "weights"),
                              param_bytes=sum(a.nbytes for a in e.arrays if a.kind == "params"),
                              scratch_bytes=e.scratch_bytes(), format=getattr(e, "weight_format", "dense"),
-                             **({"predicted": e.format_predictions} if hasattr(e, "format_predictions") else {})))
+                             **({"predicted": e.format_predictions} if hasattr(e, "format_predictions") else {}),
+                             **e.manifest_fields()))
         return rows
 
 
@@ -153,7 +157,8 @@ def build_program(graph: Graph, options: CodegenOptions, source: str = "model") 
         graph, slim = slim_graph(graph, options)
     emitters = [make_emitter(op, graph, options) for op in graph.operators]
     return Program(graph, emitters, plan_memory(graph, emitters, in_place=options.in_place,
-                                                   bands=options.in_place_bands), options, slim)
+                                                   bands=options.in_place_bands, io_in_arena=options.io_in_arena),
+                   options, slim)
 
 
 def _c_float(x) -> str:
@@ -278,6 +283,9 @@ def render(program: Program) -> dict[str, str]:
                                comment=f"operator {e.op.index} {e.op.opcode}: {a.kind}, {a.nbytes} bytes"))
     arrays_ns = [_Obj(**a) for a in arrays]
     io = io_tensors(graph)
+    if program.plan.io_in_arena:
+        for t in io["inputs"] + io["outputs"]:
+            t["arena_offset"] = program.plan.offsets[program.plan.home[t["tensor"]][1]]
     ctx = dict(meta=meta, layers=_views(program), plan=program.plan, arrays=arrays_ns,
                inputs=io["inputs"], outputs=io["outputs"], input=io["inputs"][0], output=io["outputs"][0],
                input_bytes=sum(t["size"] for t in io["inputs"]), output_bytes=sum(t["size"] for t in io["outputs"]),

@@ -103,6 +103,51 @@ def fold_constants(graph: Graph) -> Graph:
     return replace(view, operators=kept, extra=dict(graph.extra))
 
 
+def _resolve_shape(target, size: int) -> tuple[int, ...] | None:
+    dims = [int(d) for d in np.asarray(target).reshape(-1)]
+    if dims.count(-1) > 1 or any(d < -1 for d in dims):
+        return None
+    known = int(np.prod([d for d in dims if d != -1], dtype=np.int64)) if dims else 1
+    if -1 in dims:
+        if known == 0 or size % known:
+            return None
+        dims[dims.index(-1)] = size // known
+    return tuple(dims) if int(np.prod(dims, dtype=np.int64)) == size else None
+
+
+def infer_shapes(graph: Graph) -> Graph:
+    """Output shapes the converter could only record as placeholders (a dimension that was
+    dynamic in Keras, e.g. after a Dense on a 3-D tensor): once the shape operands are folded,
+    RESHAPE and FULLY_CONNECTED outputs are recomputed from their inputs, in graph order."""
+    tensors = list(graph.tensors)
+    changed = []
+    for op in graph.operators:
+        if not op.outputs or op.outputs[0] < 0:
+            continue
+        out = tensors[op.outputs[0]]
+        shape = None
+        if op.opcode == "RESHAPE" and op.inputs:
+            src = tensors[op.inputs[0]]
+            target = tensors[op.inputs[1]].data if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+            if target is None and op.options is not None and getattr(op.options, "newShape", None) is not None:
+                target = op.options.newShape
+            if target is not None:
+                shape = _resolve_shape(target, src.size)
+        elif op.opcode == "FULLY_CONNECTED" and len(op.inputs) > 1:
+            src, filt = tensors[op.inputs[0]], tensors[op.inputs[1]]
+            keep = bool(getattr(op.options, "keepNumDims", False)) if op.options is not None else False
+            if len(filt.shape) == 2 and filt.shape[1] and src.size % filt.shape[1] == 0 and not keep:
+                shape = (src.size // filt.shape[1], filt.shape[0])
+        if shape is not None and shape != out.shape and out.size != int(np.prod(shape, dtype=np.int64)):
+            tensors[op.outputs[0]] = replace(out, shape=shape)
+            changed.append(f"tensor {out.index} ('{out.name}'): {list(out.shape)} -> {list(shape)}")
+    if not changed:
+        return graph
+    g = replace(graph, tensors=tensors, extra=dict(graph.extra))
+    g.extra["inferred_shapes"] = changed
+    return g
+
+
 def drop_dead(graph: Graph) -> Graph:
     """Remove operators none of whose outputs is needed for a graph output."""
     needed = set(graph.outputs)
@@ -120,6 +165,7 @@ def run_passes(graph: Graph) -> Graph:
 
     graph = strip_float_boundary(graph)
     graph = fold_constants(graph)
+    graph = infer_shapes(graph)
     for _, fn in REWRITES:
         graph = fn(graph)
     return drop_dead(graph)

@@ -41,6 +41,7 @@ class MemoryPlan:
     home: dict  # tensor index -> ("input" | "output" | "arena", buffer key)
     scratch: dict  # layer position -> arena offset of its scratch (kernel scratch, then band buffer)
     bands: dict = field(default_factory=dict)  # layer position -> (band buffer offset, BandPlan)
+    io_in_arena: bool = False  # model inputs and outputs are arena buffers too (else the caller's)
 
 
 def _align(n: int) -> int:
@@ -55,15 +56,15 @@ def _last_reads(layers) -> dict[int, int]:
     return last
 
 
-def _homes(graph, layers, in_place: dict) -> dict:
+def _homes(graph, layers, in_place: dict, io_in_arena: bool = False) -> dict:
     """Tensor -> where its bytes live: a graph input or output (packed caller buffers, by
     tensor index) or an arena buffer (keyed by a representative tensor index).
 
     Views (RESHAPE-like emitters, ``in_place``) and layers computed in place by row bands
     share their input's buffer; elementwise emitters (``elementwise_in_place``) overwrite
     their input when it lives in the arena and nothing reads it afterwards."""
-    outs = set(graph.outputs)
-    home: dict[int, tuple[str, int]] = {t: ("input", t) for t in graph.inputs}
+    outs = set() if io_in_arena else set(graph.outputs)
+    home: dict[int, tuple[str, int]] = {t: ("arena" if io_in_arena else "input", t) for t in graph.inputs}
     last = _last_reads(layers)
     members: dict[tuple, list[int]] = {}
     for pos, layer in enumerate(layers):
@@ -78,7 +79,8 @@ def _homes(graph, layers, in_place: dict) -> dict:
                 view = (layer.in_place or pos in in_place) and home[src][0] != "output"
                 overwrite = (getattr(layer, "elementwise_in_place", False) and home[src][0] == "arena"
                              and graph.tensors[t_out].nbytes <= graph.tensors[src].nbytes
-                             and all(last.get(t, -1) <= pos for t in members.get(home[src], [src])))
+                             and all(last.get(t, -1) <= pos and t not in graph.outputs
+                                     for t in members.get(home[src], [src])))
                 if view or overwrite:
                     alias = home[src]
             home[t_out] = alias or ("arena", t_out)
@@ -90,6 +92,12 @@ def _buffers(graph, layers, home, in_place: dict) -> list[Buffer]:
     sizes: dict[int, int] = {}
     first: dict[int, int] = {}
     last: dict[int, int] = {}
+    # Model inputs in the arena are written before the first layer; outputs are read after the last.
+    for t in graph.inputs:
+        kind, key = home[t]
+        if kind == "arena":
+            sizes[key], first[key], last[key] = graph.tensors[t].nbytes, 0, 0
+    end = max(len(layers) - 1, 0)
     for pos, layer in enumerate(layers):
         for t_out in layer.op.outputs:
             kind, key = home[t_out]
@@ -102,6 +110,10 @@ def _buffers(graph, layers, home, in_place: dict) -> list[Buffer]:
             if kind == "arena":
                 sizes[key] = max(sizes.get(key, 0), t.nbytes)
                 last[key] = max(last.get(key, pos), pos)
+    for t in graph.outputs:
+        kind, key = home[t]
+        if kind == "arena":
+            last[key] = end
     buffers = [Buffer(k, _align(sizes[k]), first[k], last[k]) for k in sizes]
     for pos, layer in enumerate(layers):
         size = _align(layer.scratch_bytes()) + (in_place[pos].buffer_bytes if pos in in_place else 0)
@@ -143,8 +155,8 @@ def _place(ordered: list[Buffer]) -> dict:
     return offsets
 
 
-def _layout(graph, layers, in_place: dict) -> MemoryPlan:
-    home = _homes(graph, layers, in_place)
+def _layout(graph, layers, in_place: dict, io_in_arena: bool = False) -> MemoryPlan:
+    home = _homes(graph, layers, in_place, io_in_arena)
     buffers = _buffers(graph, layers, home, in_place)
     best = None
     for ordered in _orders(buffers):
@@ -155,12 +167,12 @@ def _layout(graph, layers, in_place: dict) -> MemoryPlan:
     arena, offsets = best
     scratch = {-1 - k: off for k, off in offsets.items() if k < 0}
     bands = {pos: (scratch[pos] + _align(layers[pos].scratch_bytes()), bp) for pos, bp in in_place.items()}
-    return MemoryPlan(arena, {k: v for k, v in offsets.items() if k >= 0}, home, scratch, bands)
+    return MemoryPlan(arena, {k: v for k, v in offsets.items() if k >= 0}, home, scratch, bands, io_in_arena)
 
 
-def in_place_candidates(graph, layers, bands: int = BANDS) -> dict[int, BandPlan]:
+def in_place_candidates(graph, layers, bands: int = BANDS, io_in_arena: bool = False) -> dict[int, BandPlan]:
     """Layers that may run in place: a convolution whose arena input nobody reads after it."""
-    home = _homes(graph, layers, {})
+    home = _homes(graph, layers, {}, io_in_arena)
     last: dict[int, int] = {}
     for pos, layer in enumerate(layers):
         for t in layer.activation_inputs:
@@ -172,19 +184,21 @@ def in_place_candidates(graph, layers, bands: int = BANDS) -> dict[int, BandPlan
         kind, key = home[layer.activation_inputs[0].index]
         if kind != "arena" or last[key] != pos or len(layer.activation_inputs) != 1:
             continue
+        if any(home.get(t) == (kind, key) for t in graph.outputs):
+            continue  # a model output in the arena must survive the run
         bp = band_plan(layer, bands)
         if bp is not None:
             out[pos] = bp
     return out
 
 
-def plan_memory(graph, layers, in_place: bool = True, bands: int = BANDS) -> MemoryPlan:
-    chosen = in_place_candidates(graph, layers, bands) if in_place else {}
-    plan = _layout(graph, layers, chosen)
+def plan_memory(graph, layers, in_place: bool = True, bands: int = BANDS, io_in_arena: bool = False) -> MemoryPlan:
+    chosen = in_place_candidates(graph, layers, bands, io_in_arena) if in_place else {}
+    plan = _layout(graph, layers, chosen, io_in_arena)
     # Drop in-place layers that the arena does not need (smallest band buffer first).
     for pos in sorted(chosen, key=lambda p: chosen[p].buffer_bytes):
         trial = {p: bp for p, bp in chosen.items() if p != pos}
-        alt = _layout(graph, layers, trial)
+        alt = _layout(graph, layers, trial, io_in_arena)
         if alt.arena_bytes <= plan.arena_bytes:
             chosen, plan = trial, alt
     return plan

@@ -63,7 +63,10 @@ def activation_range(fused: str, scale: float, zero_point: int) -> tuple[int, in
     """Quantized clamp for a fused activation, rounding as TFLite does (float32 division)."""
 
     def q(v: float) -> int:
-        return zero_point + _round_half_away(float(np.float32(v) / np.float32(scale)))
+        with np.errstate(over="ignore"):
+            x = float(np.float32(v) / np.float32(scale))
+        # A tiny scale overflows float32 to inf; TFLite then clamps to the int8 range anyway.
+        return zero_point + _round_half_away(min(max(x, -2.0 ** 31), 2.0 ** 31))
 
     if fused == "NONE":
         return INT8_MIN, INT8_MAX
@@ -91,8 +94,9 @@ def softmax_exp_table(input_scale: float, beta: float) -> np.ndarray:
     expf = _libm_expf()
     scale = np.float32(-np.float32(input_scale) * np.float32(beta))
     table = np.zeros(256, dtype=np.float32)
-    for d in range(256):
-        table[255 - d] = expf(float(np.float32(scale * np.float32(d))))
+    with np.errstate(over="ignore"):  # a product past float32 is -inf, and expf(-inf) = 0 as in TFLite
+        for d in range(256):
+            table[255 - d] = expf(float(np.float32(scale * np.float32(d))))
     return table
 
 

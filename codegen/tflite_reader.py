@@ -1,4 +1,8 @@
-"""Read an int8 TFLite flatbuffer into the IR, with the TFLite schema (no interpreter)."""
+"""Read an int8 TFLite flatbuffer into the IR, with the TFLite schema (no interpreter).
+
+The parsed schema object is proved well-formed by :mod:`.validate` first, so the IR (and every
+stage after it) only ever sees in-range indices, consistent quantization and sound options.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -7,29 +11,7 @@ import numpy as np
 
 from tinyml_prune.errors import ModelError
 
-# TFLite TensorType enum -> numpy dtype name (only those a model we accept can contain,
-# plus the common ones so errors can name them).
-_TENSOR_TYPES = {
-    0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool",
-    7: "int16", 9: "int8", 10: "float64", 15: "uint32", 16: "uint16", 17: "int4",
-}
-
-
-def _schema():
-    # The dotted import of this module fails; the from-import works (see FACTS.md).
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    return schema
-
-
-def _opcode_names(schema) -> dict[int, str]:
-    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)}
-
-
-def _decode_str(b) -> str:
-    if b is None:
-        return ""
-    return b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
+from .validate import _schema, _text, validate
 
 
 def read_tflite(data: bytes, source: str = "model") -> "Graph":
@@ -43,67 +25,34 @@ def read_tflite(data: bytes, source: str = "model") -> "Graph":
         model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
     except Exception as e:  # the generated parser raises anything on corrupt offsets
         raise ModelError(f"{source} is a corrupt or truncated TFLite flatbuffer ({type(e).__name__}: {e})") from None
-    if not model.subgraphs:
-        raise ModelError(f"{source} has no subgraph")
-    if len(model.subgraphs) > 1:
-        raise ModelError(f"{source} has {len(model.subgraphs)} subgraphs; only single-subgraph models are supported")
-    sg = model.subgraphs[0]
-    names = _opcode_names(schema)
-    buffers = model.buffers or []
+    checked = validate(model, bytes(data), source)
 
     tensors = []
-    for i, t in enumerate(sg.tensors or []):
-        dtype = _TENSOR_TYPES.get(t.type, f"type{t.type}")
-        shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
-        q = t.quantization
+    for i, (t, info) in enumerate(zip(model.subgraphs[0].tensors or [], checked.tensors)):
         quant = None
-        if q is not None and q.scale is not None and len(q.scale) > 0:
-            zp = q.zeroPoint if q.zeroPoint is not None else np.zeros(len(q.scale))
-            quant = Quantization(np.asarray(q.scale, dtype=np.float32), np.asarray(zp, dtype=np.int64),
-                                 int(q.quantizedDimension))
+        if info.scale is not None:
+            quant = Quantization(info.scale, info.zero_point, info.axis)
         const = None
-        if 0 < t.buffer < len(buffers):
-            buf = buffers[t.buffer]
-            raw = None
-            if buf.data is not None and len(buf.data) > 0:
-                raw = np.asarray(buf.data, dtype=np.uint8).tobytes()
-            elif getattr(buf, "offset", 0) and buf.offset > 1:  # large models store data after the flatbuffer
-                end = buf.offset + buf.size
-                if end > len(data):
-                    raise ModelError(f"{source}: tensor {i} data lies beyond the end of the file (truncated?)")
-                raw = data[buf.offset:end]
-            if raw is not None:
-                if not dtype.startswith("type") and dtype != "int4":
-                    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
-                    arr = np.frombuffer(raw, dtype=np.dtype(dtype))
-                    if arr.size != n:
-                        raise ModelError(f"{source}: tensor {i} ('{_decode_str(t.name)}') has {arr.size} values "
-                                         f"for shape {list(shape)}")
-                    const = arr.reshape(shape).copy()
-        tensors.append(Tensor(i, _decode_str(t.name), shape, dtype, quant, const))
+        if info.data is not None and info.dtype in _NUMPY_TYPES:
+            const = np.frombuffer(info.data, dtype=np.dtype(info.dtype)).reshape(info.shape).copy()
+        tensors.append(Tensor(i, _text(t.name), info.shape, info.dtype, quant, const))
 
     operators = []
-    codes = model.operatorCodes or []
-    for i, op in enumerate(sg.operators or []):
-        if op.opcodeIndex >= len(codes):
-            raise ModelError(f"{source}: operator {i} refers to missing opcode {op.opcodeIndex}")
-        oc = codes[op.opcodeIndex]
-        code = max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))
-        name = names.get(code, f"BUILTIN_{code}")
-        if name == "CUSTOM":
-            name = f"CUSTOM({_decode_str(oc.customCode)})"
+    for k, (op, info) in enumerate(zip(model.subgraphs[0].operators or [], checked.operators)):
         ins = tuple(int(x) for x in (op.inputs if op.inputs is not None else []))
         outs = tuple(int(x) for x in (op.outputs if op.outputs is not None else []))
-        for x in ins + outs:
-            if x >= len(tensors):
-                raise ModelError(f"{source}: operator {i} ({name}) refers to missing tensor {x}")
-        operators.append(Operator(i, name, ins, outs, op.builtinOptions))
+        operators.append(Operator(k, info.opcode, ins, outs, info.options))
 
     return Graph(
         tensors=tensors,
         operators=operators,
-        inputs=tuple(int(x) for x in (sg.inputs if sg.inputs is not None else [])),
-        outputs=tuple(int(x) for x in (sg.outputs if sg.outputs is not None else [])),
+        inputs=checked.inputs,
+        outputs=checked.outputs,
         sha256=hashlib.sha256(data).hexdigest(),
-        description=_decode_str(model.description),
+        description=_text(model.description),
     )
+
+
+# Types whose constants become numpy arrays in the IR (the others keep only their shape).
+_NUMPY_TYPES = {"float32", "float16", "int32", "uint8", "int64", "bool", "int16", "complex64", "int8",
+                "float64", "complex128", "uint64", "uint32", "uint16"}

@@ -153,6 +153,10 @@ class OpEmitter(ABC):
     def scratch_bytes(self) -> int:
         return self.format_scratch
 
+    def manifest_fields(self) -> dict:
+        """Extra per-layer facts for manifest.json (e.g. the kernel variant chosen)."""
+        return {}
+
     @property
     def activation_inputs(self) -> list[Tensor]:
         """Inputs that live in RAM (the planner's view)."""

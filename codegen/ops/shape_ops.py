@@ -211,3 +211,31 @@ class Squeeze(View):
                 raise ShapeError(f"squeeze axis {a} has size {in_shape[a]}, not 1")
             axes.add(a)
         return tuple(d for i, d in enumerate(in_shape) if i not in axes)
+
+
+@register
+class ReduceProd(ShapeOpEmitter):
+    """Shape arithmetic only (Keras' Dense on a 3-D tensor multiplies dimensions)."""
+
+    opcode = "REDUCE_PROD"
+    template = "ops/reshape.j2"
+
+    @classmethod
+    def fold(cls, op, graph):
+        values = all_const(op, graph)
+        out = graph.tensors[op.outputs[0]]
+        if values is None or len(values) != 2 or out.dtype not in ("int32", "int64"):
+            return None
+        x, axes = np.asarray(values[0], np.int64), np.asarray(values[1], np.int64).reshape(-1)
+        keep = bool(getattr(op.options, "keepDims", False)) if op.options is not None else False
+        rank = x.ndim
+        if any(not -rank <= a < rank for a in axes):
+            return None
+        res = np.prod(x, axis=tuple(int(a) % rank for a in axes) if axes.size else None, keepdims=keep) \
+            if rank else x
+        return [np.asarray(res).astype(out.dtype).reshape(out.shape)]
+
+    def prepare(self):
+        t = self.input(0)
+        self.fail(f"REDUCE_PROD of tensor '{t.name}' at run time is not supported; only products of "
+                  "constants (shape arithmetic), which fold at code generation")

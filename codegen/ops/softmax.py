@@ -24,6 +24,11 @@ class Softmax(OpEmitter):
             self.fail(f"output scale {out.scale} / zero point {out.zero_point}; TFLite requires 1/256 and -128",
                       unsupported=False)
         beta = float(o.beta) if o is not None else 1.0
+        with np.errstate(over="ignore"):
+            product = np.float32(inp.scale) * np.float32(beta)
+        if not np.isfinite(product):
+            self.fail(f"input scale {inp.scale} x beta {beta} overflows float32; the exp table would be NaN",
+                      unsupported=False)
         self.row_size = int(inp.shape[-1]) if inp.shape else 1
         self.rows = inp.size // self.row_size
         self.output_scale = float(np.float32(out.scale))

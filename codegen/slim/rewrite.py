@@ -40,7 +40,7 @@ def rewrite(an: Analysis, keep: dict[int, np.ndarray]) -> Graph:
         elif op.opcode == "ADD" and len(op.inputs) > 1 and g.tensors[op.inputs[1]].is_constant \
                 and op.outputs[0] in keep:
             b = g.tensors[op.inputs[1]]
-            tensors[b.index] = replace(b, shape=tensors[op.outputs[0]].shape,
+            tensors[b.index] = replace(b, shape=(*b.shape[:-1], len(keep[op.outputs[0]])),
                                        data=np.ascontiguousarray(b.data[..., keep[op.outputs[0]]]))
         elif op.opcode == "RESHAPE" and op.outputs[0] in keep and len(op.inputs) > 1:
             s = g.tensor(op.inputs[1])

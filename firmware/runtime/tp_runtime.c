@@ -30,9 +30,20 @@
 /* The static RAM the image itself uses (data + bss), from the linker script. */
 extern uint32_t __data_start[], __data_end[], __bss_start[], __bss_end[];
 
-static uint8_t tp_rx[TP_MAX_PAYLOAD];
-static uint8_t tp_tx[TP_MAX_PAYLOAD];
+#ifdef TP_MODEL_IO_IN_ARENA
+/* The model's inputs and outputs live in its arena: a RUN payload is received straight into
+ * the input tensors and the reply is sent straight from the output tensors, so the protocol
+ * needs only small buffers for the other commands. */
+#define TP_RX_BYTES 256u
+#define TP_TX_BYTES TP_MAX(TP_MAX(TP_INFO_BYTES, 20u), TP_LAYERS_REPLY_BYTES)
+#else
+#define TP_RX_BYTES TP_MAX_PAYLOAD
+#define TP_TX_BYTES TP_MAX_PAYLOAD
 static int8_t tp_output[TP_MODEL_OUTPUT_SIZE];
+#endif
+
+static uint8_t tp_rx[TP_RX_BYTES];
+static uint8_t tp_tx[TP_TX_BYTES];
 
 static void tp_put_u32(uint8_t *p, uint32_t v)
 {
@@ -42,22 +53,37 @@ static void tp_put_u32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-static void tp_send(uint8_t cmd, uint8_t seq, const uint8_t *payload, uint32_t len)
+/* One frame whose payload is the concatenation of `parts` pieces. */
+static void tp_send_parts(uint8_t cmd, uint8_t seq, const uint8_t *const *payloads, const uint32_t *lens,
+                          uint32_t parts)
 {
+    uint32_t len = 0;
+    for (uint32_t p = 0; p < parts; p++) {
+        len += lens[p];
+    }
     uint8_t head[TP_HEADER_BYTES] = {TP_MAGIC0, TP_MAGIC1, cmd, seq, (uint8_t)len, (uint8_t)(len >> 8)};
     uint8_t tail[TP_CRC_BYTES];
     uint32_t crc = tp_crc32_update(0, head + 2, TP_HEADER_BYTES - 2);
-    crc = tp_crc32_update(crc, payload, len);
+    for (uint32_t p = 0; p < parts; p++) {
+        crc = tp_crc32_update(crc, payloads[p], lens[p]);
+    }
     tp_put_u32(tail, crc);
     for (uint32_t i = 0; i < TP_HEADER_BYTES; i++) {
         tp_uart_putc(head[i]);
     }
-    for (uint32_t i = 0; i < len; i++) {
-        tp_uart_putc(payload[i]);
+    for (uint32_t p = 0; p < parts; p++) {
+        for (uint32_t i = 0; i < lens[p]; i++) {
+            tp_uart_putc(payloads[p][i]);
+        }
     }
     for (uint32_t i = 0; i < TP_CRC_BYTES; i++) {
         tp_uart_putc(tail[i]);
     }
+}
+
+static void tp_send(uint8_t cmd, uint8_t seq, const uint8_t *payload, uint32_t len)
+{
+    tp_send_parts(cmd, seq, &payload, &len, 1u);
 }
 
 static void tp_send_error(uint8_t seq, tp_error_t err)
@@ -126,6 +152,8 @@ static uint32_t tp_info(uint8_t *out)
     n = tp_append_u32(out, n, TP_MODEL_ARENA_SIZE);
     n = tp_append(out, n, ";max_payload=");
     n = tp_append_u32(out, n, TP_MAX_PAYLOAD);
+    n = tp_append(out, n, ";rx_max="); /* the longest payload of a command other than RUN */
+    n = tp_append_u32(out, n, TP_RX_BYTES);
     n = tp_append(out, n, ";sha256=");
     n = tp_append(out, n, tp_model_sha256);
 #ifdef TP_PROFILE_LAYERS
@@ -213,7 +241,9 @@ static uint32_t tp_layers(uint8_t *out)
 }
 #endif
 
-static uint32_t tp_run(uint32_t len, uint8_t *out)
+/* Runs the model on the input already received; returns the reply's 8-byte head (status,
+ * ticks) in `out`, the outputs follow from tp_output or the arena. */
+static void tp_run(uint8_t *out)
 {
 #ifdef TP_PROFILE_LAYERS
     tp_layer_next = 0u;
@@ -222,22 +252,66 @@ static uint32_t tp_run(uint32_t len, uint8_t *out)
     TP_LAYER_MARK(-2);
     TP_LAYER_MARK(-1); /* the start of the run */
 #endif
-    /* The input is consumed straight from the receive buffer. */
     uint32_t t0 = tp_timer_now();
     tp_mark_begin();
+#ifdef TP_MODEL_IO_IN_ARENA
+    int status = tp_model_invoke();
+#else
+    /* The input is consumed straight from the receive buffer. */
     int status = tp_model_run((const int8_t *)tp_rx, tp_output);
+#endif
 #if defined(TP_PROFILE_LAYERS) && !TP_EMULATED
-    /* The last layer ends with tp_model_run's return. (QEMU's counter ends it at tp_mark_end
+    /* The last layer ends with the model's return. (QEMU's counter ends it at tp_mark_end
      * instead: a mark here changes how GCC schedules this function around the region.) */
     TP_LAYER_MARK(TP_MODEL_LAYERS - 1);
 #endif
     tp_mark_end();
     uint32_t ticks = tp_timer_now() - t0;
-    (void)len;
     tp_put_u32(out, (uint32_t)status);
     tp_put_u32(out + 4, ticks);
-    memcpy(out + 8, tp_output, TP_MODEL_OUTPUT_SIZE);
-    return TP_RUN_REPLY_BYTES;
+}
+
+static void tp_send_run_reply(uint8_t reply, uint8_t seq, const uint8_t *head)
+{
+#ifdef TP_MODEL_IO_IN_ARENA
+    const uint8_t *payloads[1u + TP_MODEL_OUTPUTS];
+    uint32_t lens[1u + TP_MODEL_OUTPUTS];
+    payloads[0] = head;
+    lens[0] = 8u;
+    for (uint32_t k = 0; k < TP_MODEL_OUTPUTS; k++) {
+        payloads[1u + k] = (const uint8_t *)tp_model_output_ptrs[k];
+        lens[1u + k] = (uint32_t)tp_model_outputs[k].size;
+    }
+    tp_send_parts(reply, seq, payloads, lens, 1u + TP_MODEL_OUTPUTS);
+#else
+    const uint8_t *payloads[2] = {head, (const uint8_t *)tp_output};
+    const uint32_t lens[2] = {8u, TP_MODEL_OUTPUT_SIZE};
+    tp_send_parts(reply, seq, payloads, lens, 2u);
+#endif
+}
+
+/* Where payload byte i of a frame goes: a RUN's into the model's input tensors (when they
+ * live in the arena), anything else into tp_rx. Bytes past the destination are dropped; the
+ * length is checked once the frame is complete. */
+static void tp_store(uint8_t cmd, uint32_t i, uint8_t c)
+{
+#ifdef TP_MODEL_IO_IN_ARENA
+    if (cmd == TP_CMD_RUN) {
+        for (uint32_t k = 0; k < TP_MODEL_INPUTS; k++) {
+            const uint32_t off = (uint32_t)tp_model_inputs[k].offset;
+            if (i >= off && i < off + (uint32_t)tp_model_inputs[k].size) {
+                tp_model_input_ptrs[k][i - off] = (int8_t)c;
+                return;
+            }
+        }
+        return;
+    }
+#else
+    (void)cmd;
+#endif
+    if (i < TP_RX_BYTES) {
+        tp_rx[i] = c;
+    }
 }
 
 static uint32_t tp_memory(uint8_t *out)
@@ -248,7 +322,13 @@ static uint32_t tp_memory(uint8_t *out)
     tp_put_u32(out + 4, (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom));
     tp_put_u32(out + 8, TP_MODEL_ARENA_SIZE);
     tp_put_u32(out + 12, static_ram);
-    return 16;
+    /* The protocol's own buffers, part of static_ram (TFLM's RAM figure has no such part). */
+    tp_put_u32(out + 16, (uint32_t)(sizeof tp_rx + sizeof tp_tx
+#ifndef TP_MODEL_IO_IN_ARENA
+                                    + sizeof tp_output
+#endif
+                                    ));
+    return 20;
 }
 
 /* Receive one frame into tp_rx. Returns 1 with cmd/seq/len set, or 0 after having sent
@@ -277,18 +357,21 @@ static int tp_receive(uint8_t *cmd, uint8_t *seq, uint32_t *len)
     *cmd = head[0];
     *seq = head[1];
     *len = (uint32_t)head[2] | ((uint32_t)head[3] << 8);
-    if (*len > TP_MAX_PAYLOAD) {
+    if (*len > TP_MAX_PAYLOAD || (*cmd != TP_CMD_RUN && *len > TP_RX_BYTES)) {
         /* Do not read the payload: resync from the next magic. */
         tp_send_error(*seq, TP_ERR_TOO_LONG);
         return 0;
     }
+    uint32_t got = tp_crc32_update(0, head, sizeof head);
     for (uint32_t i = 0; i < *len; i++) {
         c = tp_getc_timeout();
         if (c < 0) {
             tp_send_error(*seq, TP_ERR_TIMEOUT);
             return 0;
         }
-        tp_rx[i] = (uint8_t)c;
+        const uint8_t byte = (uint8_t)c;
+        got = tp_crc32_update(got, &byte, 1u);
+        tp_store(*cmd, i, byte);
     }
     for (uint32_t i = 0; i < TP_CRC_BYTES; i++) {
         c = tp_getc_timeout();
@@ -299,7 +382,6 @@ static int tp_receive(uint8_t *cmd, uint8_t *seq, uint32_t *len)
         tail[i] = (uint8_t)c;
     }
     uint32_t want = (uint32_t)tail[0] | ((uint32_t)tail[1] << 8) | ((uint32_t)tail[2] << 16) | ((uint32_t)tail[3] << 24);
-    uint32_t got = tp_crc32_update(tp_crc32_update(0, head, sizeof head), tp_rx, *len);
     if (want != got) {
         tp_send_error(*seq, TP_ERR_CRC);
         return 0;
@@ -325,7 +407,8 @@ void tp_runtime_serve(void)
                 tp_send_error(seq, TP_ERR_BAD_LENGTH);
                 break;
             }
-            tp_send(reply, seq, tp_tx, tp_run(len, tp_tx));
+            tp_run(tp_tx);
+            tp_send_run_reply(reply, seq, tp_tx);
             break;
         case TP_CMD_MEMORY:
             tp_send(reply, seq, tp_tx, tp_memory(tp_tx));

@@ -38,6 +38,12 @@ def assert_plan_valid(program):
             spans[-1 - pos] = (pos, pos, e.scratch_bytes())
         if pos in plan.bands:  # the band buffer of a layer computed in place (codegen/inplace.py)
             spans[("band", pos)] = (pos, pos, plan.bands[pos][1].buffer_bytes)
+    last = len(program.emitters) - 1
+    for t_index, first in [*((t, 0) for t in graph.inputs), *((t, None) for t in graph.outputs)]:
+        kind, key = plan.home[t_index]
+        if kind == "arena" and key in spans:  # model inputs from the start, outputs to the end
+            lo, hi, size = spans[key]
+            spans[key] = (0, hi, size) if first == 0 else (lo, last, size)
     offsets = {**plan.offsets, **{-1 - pos: off for pos, off in plan.scratch.items()},
                **{("band", pos): off for pos, (off, _) in plan.bands.items()}}
     items = list(spans.items())
@@ -73,4 +79,8 @@ def test_reshape_aliases_and_plan_valid(seed):
     assert_plan_valid(program)
     conv_out, flat = program.emitters[0].op.outputs[0], program.emitters[1].op.outputs[0]
     assert program.plan.home[conv_out] == program.plan.home[flat]  # RESHAPE in place
+    assert program.plan.home[program.graph.outputs[0]][0] == "arena"  # model I/O lives in the arena
+    program = build_program(read_tflite(opmodels.conv_reshape_fc(np.random.default_rng(seed))),
+                            CodegenOptions(io_in_arena=False))
+    assert_plan_valid(program)
     assert program.plan.home[program.graph.outputs[0]][0] == "output"

@@ -165,6 +165,11 @@ def test_kws_arena_is_one_activation_plus_the_largest_layer_extra():
 def test_placement_finds_the_two_buffer_optimum_for_ad01():
     # FC chain 640-128-128-128-128-8-128-128-128-128-640: no layer runs in place, and two
     # 128-byte buffers (the 8-byte bottleneck tucked into the dead one) are enough.
-    program = build_program(read_tflite(fixture_path("ad01_int8.tflite").read_bytes()), CodegenOptions())
+    model = read_tflite(fixture_path("ad01_int8.tflite").read_bytes())
+    program = build_program(model, CodegenOptions(io_in_arena=False))
     assert not program.plan.bands
     assert program.plan.arena_bytes == 2 * 128
+    # With the 640-byte input and output in the arena too: the input's bytes are reused by the
+    # output, and nothing more than the peak of the first and last layers is needed.
+    program = build_program(model, CodegenOptions())
+    assert program.plan.arena_bytes == 640 + 128

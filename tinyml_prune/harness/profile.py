@@ -54,23 +54,39 @@ def find_tflite(root: Path, sha256: str, explicit: str | None) -> bytes:
 
 
 def make_inputs(tflite: bytes, cfg: ProfileConfig):
-    """(int8 inputs [n, ...], labels or None)."""
-    from ..quantize.ptq import make_interpreter, quantize_input
+    """(int8 inputs [n, ...] packed as the generated API takes them, labels or None)."""
+    from ..verify import model_io
 
-    interp = make_interpreter(tflite)
-    detail = interp.get_input_details()[0]
-    shape = tuple(detail["shape"][1:])
+    io = model_io(tflite)
     if cfg.data is None:
         n = cfg.n or 10
         rng = np.random.default_rng(cfg.seed)
-        return rng.integers(-128, 128, (n, *shape), dtype=np.int8), None
+        return rng.integers(-128, 128, (n, io["input_bytes"]), dtype=np.int8), None
     from .. import data
 
+    if len(io["inputs"]) != 1:
+        raise DataError(f"--data feeds one input; this model has {len(io['inputs'])} (profile it with random inputs)")
+    t = io["inputs"][0]
+    shape = tuple(t["shape"][1:])
     ds = data.load(cfg.data)
     if tuple(ds.x_test.shape[1:]) != shape:
         raise DataError(f"{cfg.data}: test inputs have shape {ds.x_test.shape[1:]}, the model expects {shape}")
     n = min(cfg.n or len(ds.x_test), len(ds.x_test))
-    return quantize_input(ds.x_test[:n], detail).astype(np.int8), ds.y_test[:n]
+    from ..quantize.ptq import quantize_input  # the same quantization as the accuracy figures
+
+    q = quantize_input(ds.x_test[:n], {"quantization": (t["scale"], t["zero_point"]), "dtype": np.int8})
+    return q.astype(np.int8).reshape(n, -1), ds.y_test[:n]
+
+
+def _ampere(tflite: bytes, x: np.ndarray) -> dict:
+    """The emulated Ampere 2:4 path of the same model on the same inputs (single-input int8
+    models: the emulation reads the model's one input tensor)."""
+    from ..verify import model_io
+
+    io = model_io(tflite)
+    if len(io["inputs"]) != 1 or io["float_io"]:
+        return {"error": "the Ampere emulation takes models with one int8 input and int8 outputs"}
+    return section_or_error(tflite, inputs=x.reshape(len(x), *io["inputs"][0]["shape"][1:]))
 
 
 def to_latency(ticks: list[int], board, exact: list[int] | None = None) -> dict:
@@ -97,7 +113,7 @@ def to_latency(ticks: list[int], board, exact: list[int] | None = None) -> dict:
 def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: str | Path | None = None,
             progress=None) -> dict:
     """Flash ``root``'s ELF to ``board``, run inferences, write and return the report."""
-    from ..quantize.ptq import run_tflite
+    from ..verify import reference_run
     from tinyml_prune.boards.project import read_manifest
 
     root = Path(root)
@@ -106,7 +122,7 @@ def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: 
     sizes = elf_sizes(elf)
     tflite = find_tflite(root, manifest["model_sha256"], cfg.tflite)
     x, y = make_inputs(tflite, cfg)
-    expected = run_tflite(tflite, x, quantized_input=True).reshape(len(x), -1)
+    expected = reference_run(tflite, x.reshape(len(x), -1))[0]
     c = board.config
     report = {
         "board": c.name, "core": c.core, "clock_hz": c.clock_hz, "emulated": c.emulated,
@@ -119,7 +135,7 @@ def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: 
         "inputs": cfg.data or f"random int8 (seed {cfg.seed})", "complete": False,
     }
     # The emulated Ampere 2:4 path of the same model, checked on the same inputs (issue #7).
-    report["ampere_2to4"] = section_or_error(tflite, inputs=x[:4])
+    report["ampere_2to4"] = _ampere(tflite, x[:4])
     out = Path(out) if out else root / "report.json"
     timeout = cfg.timeout_s or PER_RUN_TIMEOUT_S + SECONDS_PER_MAC * int(manifest.get("macs", 0))
     ticks, exact, outputs = [], [], []
@@ -145,6 +161,10 @@ def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: 
         mem = client.memory()
         report["stack_peak_bytes"] = mem.stack_peak_bytes
         report["ram_bytes"] = mem.static_ram_bytes + mem.stack_peak_bytes
+        if mem.protocol_bytes is not None:
+            # As TFLM is measured: the image's static RAM and peak stack, without our protocol buffers.
+            report["protocol_bytes"] = mem.protocol_bytes
+            report["ram_bytes_without_protocol"] = report["ram_bytes"] - mem.protocol_bytes
         if c.emulated:
             client.exit()
         report["complete"] = True

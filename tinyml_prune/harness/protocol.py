@@ -51,6 +51,7 @@ class MemoryStats:
     stack_size_bytes: int
     arena_bytes: int
     static_ram_bytes: int
+    protocol_bytes: int | None = None  # the firmware's protocol buffers, part of static_ram_bytes
 
 
 class Client:
@@ -117,9 +118,9 @@ class Client:
 
     def memory(self) -> MemoryStats:
         reply = self.request(CMD_MEMORY)
-        if len(reply) != 16:
-            raise ProtocolError(f"{self.board.config.name}: memory reply of {len(reply)} bytes (expected 16)")
-        return MemoryStats(*struct.unpack("<4I", reply))
+        if len(reply) not in (16, 20):
+            raise ProtocolError(f"{self.board.config.name}: memory reply of {len(reply)} bytes (expected 16 or 20)")
+        return MemoryStats(*struct.unpack(f"<{len(reply) // 4}I", reply))
 
     def layers(self) -> tuple[int, list[int]]:
         """(clock bits, raw timestamps) of the last run's layer marks: two calibration

@@ -51,10 +51,6 @@ tp_status tp_maxpool_s8(const tp_context *ctx, const tp_pool_params *params, con
                         const int8_t *input, const tp_dims *filter_dims, const tp_dims *output_dims,
                         int8_t *output);
 
-/* ADD of two same-shaped tensors, each with its own scale. */
-tp_status tp_elementwise_add_s8(const tp_add_params *params, const int8_t *input1, const int8_t *input2,
-                                int8_t *output, int32_t size);
-
 /* SOFTMAX over the last dimension of `rows` rows of `row_size`. */
 tp_status tp_softmax_s8(const tp_softmax_params *params, const int8_t *input, int32_t rows, int32_t row_size,
                         int8_t *output);

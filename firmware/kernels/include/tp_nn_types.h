@@ -90,21 +90,6 @@ typedef struct {
     tp_activation activation;
 } tp_pool_params;
 
-typedef struct {
-    int32_t input1_offset;
-    int32_t input1_multiplier;
-    int32_t input1_shift;
-    int32_t input2_offset;
-    int32_t input2_multiplier;
-    int32_t input2_shift;
-    int32_t left_shift;
-    int32_t output_offset;
-    int32_t output_multiplier;
-    int32_t output_shift;
-    tp_rounding rounding;
-    tp_activation activation;
-} tp_add_params;
-
 /* TFLite's int8 softmax: exp() of (max - x) looked up in a host-computed float table. */
 typedef struct {
     const float *exp_table; /* 256 entries, exp_table[255 - d] = expf(-beta * scale * d) */
