@@ -104,7 +104,7 @@ class BoardConfig:
 
     @property
     def kernel_variants(self) -> list[str]:
-        """Kernel directories to prefer, most specific first (issue #6 adds dsp/ and mve/)."""
+        """Kernel directories to prefer, most specific first (dsp/ and mve/ hold the optimized variants)."""
         return (["mve"] if self.mve else []) + (["dsp"] if self.dsp else []) + ["reference"]
 
 

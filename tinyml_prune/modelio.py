@@ -18,7 +18,7 @@ def load_model(path: str | Path):
         return keras.models.load_model(p, compile=False)
     except Exception as first:  # noqa: BLE001 - re-raised with context below
         try:
-            from .keras3 import load_keras3  # Keras 3 .keras archives (issue #4)
+            from .keras3 import load_keras3  # Keras 3 .keras archives
         except ImportError:
             load_keras3 = None
         if load_keras3 is not None and p.suffix == ".keras":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import assume, HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from . import ckernels as K
@@ -80,8 +80,7 @@ def test_convolution_matches_dense(ref_lib, fmt, case, stride, pad, dil, hw):
     oc, kh, kw, cin = w.shape
     oh = (hw[0] + 2 * pad - dil * (kh - 1) - 1) // stride + 1
     ow = (hw[1] + 2 * pad - dil * (kw - 1) - 1) // stride + 1
-    if oh < 1 or ow < 1:
-        return
+    assume(oh >= 1 and ow >= 1)
     x = rng.integers(-128, 128, (1, *hw, cin)).astype(np.int8)
     geom = dict(stride=(stride, stride), padding=(pad, pad), dilation=(dil, dil), out_hw=(oh, ow))
     assert np.array_equal(K.run_conv(ref_lib, layer, x, fmt=fmt, **geom), K.run_conv(ref_lib, layer, x, **geom))

@@ -134,7 +134,7 @@ def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: 
         "n": 0, "bit_exact": None, "mismatched_outputs": None, "sizes": sizes.as_dict(),
         "inputs": cfg.data or f"random int8 (seed {cfg.seed})", "complete": False,
     }
-    # The emulated Ampere 2:4 path of the same model, checked on the same inputs (issue #7).
+    # The emulated Ampere 2:4 path of the same model, checked on the same inputs.
     report["ampere_2to4"] = _ampere(tflite, x[:4])
     out = Path(out) if out else root / "report.json"
     timeout = cfg.timeout_s or PER_RUN_TIMEOUT_S + SECONDS_PER_MAC * int(manifest.get("macs", 0))

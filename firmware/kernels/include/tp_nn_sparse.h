@@ -1,4 +1,4 @@
-/* tinyml-prune sparse int8 kernels (issue #6): CSR, bitmask and N:M weight formats.
+/* tinyml-prune sparse int8 kernels: CSR, bitmask and N:M weight formats.
  *
  * The weights are a matrix [rows = output channels][cols = Kh*Kw*Cin] (TFLite order).
  * Unlike the dense kernels, the bias here is *folded*: bias[o] + input_offset * sum_k w[o][k],

@@ -1,4 +1,4 @@
-/* A hand-written stand-in for a generated model (the model.h contract of issue #2):
+/* A hand-written stand-in for a generated model (the model.h contract):
  * a deterministic integer transform mirrored in tests/boards/fake.py. */
 #ifndef TP_MODEL_H
 #define TP_MODEL_H
