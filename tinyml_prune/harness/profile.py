@@ -86,7 +86,10 @@ def _ampere(tflite: bytes, x: np.ndarray) -> dict:
     io = model_io(tflite)
     if len(io["inputs"]) != 1 or io["float_io"]:
         return {"error": "the Ampere emulation takes models with one int8 input and int8 outputs"}
-    return section_or_error(tflite, inputs=x.reshape(len(x), *io["inputs"][0]["shape"][1:]))
+    try:
+        return section_or_error(tflite, inputs=x.reshape(len(x), *io["inputs"][0]["shape"][1:]))
+    except Exception as e:  # noqa: BLE001 - an emulation defect must not cost the board measurement
+        return {"error": f"the Ampere emulation failed on this model ({type(e).__name__}: {e})"}
 
 
 def to_latency(ticks: list[int], board, exact: list[int] | None = None) -> dict:
