@@ -1,14 +1,16 @@
-"""Per model: what 2:4 buys on an Ampere GPU (modeled) and on our Cortex-M kernels (measured).
+"""Per model: what 2:4 buys on a GPU (modeled) and on our Cortex-M kernels (measured).
 
-    .venv/bin/python bench/ampere.py [--measure] [--board qemu-m4] [--digits] [MODEL.tflite ...]
+    .venv/bin/python bench/ampere.py [--measure] [--board qemu-m4] [--digits] [--part P] [--batch N]
+                                     [MODEL.tflite ...]
 
 Each model is made 2:4 first: the MLPerf Tiny fixtures by pruning their int8 GEMM weights in a
 copy of the flatbuffer (magnitude, no retraining), the digits CNN (``--digits``) by pruning the
 trained float model along input channels before PTQ. Then, per model: GEMM layers that are 2:4,
-weight bytes dense → values + metadata, the A100 modeled speed-up, layer-by-layer
+weight bytes dense → values + metadata, the modeled GPU speed-up (launch floor included, at
+``--part``/``--batch``), layer-by-layer
 bit-exactness of the emulated path, and — with ``--measure`` — the measured speed-up of the
-generated C on a QEMU board: the model generated with ``nm`` (our 2:4 Cortex-M kernels, issue
-#6) on its 2:4 layers vs ``--format dense``, each layer profiled exactly
+generated C on a QEMU board: the model generated with ``nm`` (our 2:4 Cortex-M kernels)
+on its 2:4 layers vs ``--format dense``, each layer profiled exactly
 (``tinyml_prune/harness/layers.py``, the same path as ``tinyml profile --per-layer``), printed
 per model and per layer next to the Ampere modeled speed-up. Without ``--measure`` (or when a
 build fails) that column prints "unavailable"; nothing is estimated in its place.
@@ -85,6 +87,8 @@ def main() -> int:
     ap.add_argument("--measure", action="store_true", help="build and run dense vs nm C on a QEMU board")
     ap.add_argument("--board", default="qemu-m4")
     ap.add_argument("--digits", action="store_true", help="also train, 2:4-prune and PTQ the digits CNN")
+    ap.add_argument("--part", default="a100-sxm4-40gb", help="GPU part of the cost model")
+    ap.add_argument("--batch", type=int, default=1, help="samples per kernel launch in the cost model")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ampere-bench-"))
     sources = list(args.models) or [p for p in (FIXTURES / n for n in
@@ -111,7 +115,7 @@ def main() -> int:
                 measured = f"{d / sp:.2f}x ({d:,} -> {sp:,} insn)"
             except (TinymlError, RuntimeError) as e:
                 measured = "unavailable: " + str(e).strip().splitlines()[-1][:60]
-        s = ampere_section(m, samples=2, board=counts)
+        s = ampere_section(m, samples=2, board=counts, part=args.part, batch=args.batch)
         mm = s["model"]
         print(f"{m.stem:28} {mm['layers_2to4']:>4} of {mm['gemm_layers']:<4} "
               f"{mm['weight_bytes_dense']:>11,} -> {mm['weight_bytes_2to4']:<10,} "
@@ -121,7 +125,8 @@ def main() -> int:
     if per_layer:
         print("\nPer layer: board-measured vs Ampere-modeled 2:4 speed-up")
         print("\n".join(per_layer))
-    print(f"\nAmpere: {s['part']['name']}, tile-quantized roofline (docs/ampere.md); batch 1. work dir {work}")
+    print(f"\nGPU: {s['part']['name']}, launch floor {s['part']['launch_us']:.2f} µs per kernel + tile-quantized "
+          f"roofline (docs/ampere.md); batch {args.batch}. work dir {work}")
     return 0
 
 

@@ -91,11 +91,19 @@ def test_report_section(kws_2to4, tmp_path):
     assert (r2["bytes_values"], r2["bytes_metadata"]) == (64 * 32, 64 * 2 * 4)
     assert r2["macs_executed_sparse"] * 2 == r2["macs_dense"]
     assert r2["board"]["speedup"] == pytest.approx(1000 / 640) and by_index[4]["board"] is None
-    assert 1.0 < r2["modeled_speedup"] <= 2.0
+    # Every kernel pays the launch floor: at batch 1 these layers are all launch, 2:4 buys ~nothing.
+    assert r2["modeled_dense_s"] >= s["part"]["launch_us"] * 1e-6
+    assert 1.0 <= r2["modeled_speedup"] < 1.05 and r2["pays_from_batch"] is None
+    assert r2["bit_exact"]["accumulators"] == 64 * 125
+    assert r2["bit_exact"]["dense_accumulator_mismatches"] == r2["bit_exact"]["sparse_accumulator_mismatches"] == 0
+    assert s["model"]["launch_floor_s"] == pytest.approx(s["model"]["kernels"] * s["part"]["launch_us"] * 1e-6)
     assert s["model"]["weight_bytes_2to4"] < s["model"]["weight_bytes_dense"]
+    assert s["batch"] == 1 and s["gpu_measured"] is None and by_index[2]["gpu"] is None
     assert {o["op"] for o in s["other_ops"]} >= {"DEPTHWISE_CONV_2D", "SOFTMAX"}
     md = ampere_markdown(s)
     assert "| 2 | CONV_2D |" in md and "1.56×" in md and "Sources:" in md
+    assert "kernel launches at 4.24 µs each" in md and "Calibration — measured on an NVIDIA H200" in md
+    assert "| KWS 1x1 pointwise CONV_2D | 64×64×125 | 5.20 | 4.68 |" in md
     png = tmp_path / "speedup.png"
     speedup_chart(s, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -114,3 +122,25 @@ def test_cli(kws_2to4, tmp_path):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"\0" * 64)
     assert main(["ampere", str(bad)]) == 2
+
+
+def test_section_at_a_part_and_batch(kws_2to4):
+    one = ampere_section(kws_2to4, samples=1, part="h200-sxm")
+    big = ampere_section(kws_2to4, samples=1, part="h200-sxm", batch=64)
+    assert big["batch"] == 64 and big["part"]["name"] == "NVIDIA H200 SXM 141GB"
+    r1 = {r["index"]: r for r in one["layers"]}[2]
+    r64 = {r["index"]: r for r in big["layers"]}[2]
+    assert r64["gemm"]["n"] == 64 * r1["gemm"]["n"] and r64["macs_dense"] == 64 * r1["macs_dense"]
+    assert r64["modeled_dense_work_s"] > r1["modeled_dense_work_s"]
+    assert "modeled at batch 64" in ampere_markdown(big)
+
+
+def test_cli_part_and_batch(kws_2to4, tmp_path, capsys):
+    from tinyml_prune.cli import main
+
+    model = tmp_path / "kws_2to4.tflite"
+    model.write_bytes(kws_2to4)
+    assert main(["ampere", str(model), "--samples", "1", "--part", "a100-sxm4-80gb", "--batch", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "NVIDIA A100 SXM4 80GB, modeled at batch 8" in out and "×40×1000 |" in out
+    assert main(["ampere", str(model), "--part", "v100"]) == 2

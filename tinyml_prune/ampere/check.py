@@ -1,8 +1,11 @@
 """Run a whole int8 model layer by layer: every GEMM layer on its real input, three ways.
 
-TFLite's BUILTIN_REF interpreter (the oracle) runs the model with all intermediate tensors kept;
-each CONV_2D / FULLY_CONNECTED layer is then recomputed from the interpreter's own input tensor
-by our dense numpy path and — if its weights are 2:4 — by the compressed ``mma.sp`` path.
+TFLite's BUILTIN_REF interpreter (the project's oracle, ``verify.oracle.reference_run``) runs the
+model with every layer's input and output traced; each CONV_2D / FULLY_CONNECTED layer is then
+recomputed from the interpreter's own input tensor through the emulated tensor-core kernels —
+dense ``mma.sync`` and, if its weights are 2:4, ``mma.sp`` on the compressed operand — and every
+int32 accumulator is compared with TFLite's formula in exact arithmetic, every output byte with
+the interpreter's.
 """
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import format as fmt
-from .execute import GemmLayer, gemm_layers, run_dense, run_sparse
+from .execute import GemmLayer, dense_accumulators, exact_accumulators, gemm_layers, im2col, output, \
+    sparse_accumulators
 from .graph import Graph, load_bytes, read
 
 
@@ -21,10 +25,14 @@ class LayerCheck:
     compressed: fmt.Compressed24 | None          # None: the weights are not 2:4
     not_2to4: str = ""                            # why not (first offending row/group)
     samples: int = 0
+    accumulators: int = 0                         # int32 accumulators compared per path
+    dense_acc_mismatches: int = 0                 # mma.sync emulation != TFLite's formula
+    sparse_acc_mismatches: int = 0                # mma.sp emulation != TFLite's formula
     dense_mismatches: int = 0                     # output bytes dense != interpreter
     sparse_mismatches: int = 0                    # output bytes 2:4 != interpreter
     sparse_vs_dense: int = 0                      # output bytes 2:4 != dense
     first_mismatch: dict = field(default_factory=dict)
+    inputs: list = field(default_factory=list, repr=False)   # the interpreter's input tensors, per sample
 
     @property
     def is_2to4(self) -> bool:
@@ -32,8 +40,9 @@ class LayerCheck:
 
     @property
     def bit_exact(self) -> bool:
-        ok = self.samples > 0 and self.dense_mismatches == 0
-        return ok and (not self.is_2to4 or (self.sparse_mismatches == 0 and self.sparse_vs_dense == 0))
+        ok = self.samples > 0 and self.dense_mismatches == 0 and self.dense_acc_mismatches == 0
+        return ok and (not self.is_2to4 or (self.sparse_mismatches == 0 and self.sparse_vs_dense == 0
+                                            and self.sparse_acc_mismatches == 0))
 
 
 def compress_layers(layers: list[GemmLayer]) -> list[LayerCheck]:
@@ -51,12 +60,9 @@ def compress_layers(layers: list[GemmLayer]) -> list[LayerCheck]:
 
 
 def random_inputs(graph: Graph, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` seeded random int8 inputs (the generated API's packed int8 view of the input)."""
     t = graph.tensors[graph.inputs[0]]
-    info = np.iinfo(t.dtype) if np.issubdtype(t.dtype, np.integer) else None
-    rng = np.random.default_rng(seed)
-    if info is None:
-        return rng.standard_normal((n,) + t.shape[1:]).astype(t.dtype)
-    return rng.integers(info.min, info.max + 1, (n,) + t.shape[1:]).astype(t.dtype)
+    return np.random.default_rng(seed).integers(-128, 128, (n,) + tuple(t.shape[1:])).astype(np.int8)
 
 
 def check_model(tflite, inputs: np.ndarray | None = None, samples: int = 4, rounding: str = "tflite",
@@ -66,7 +72,7 @@ def check_model(tflite, inputs: np.ndarray | None = None, samples: int = 4, roun
     ``inputs`` are already-quantized model inputs ``[n, ...]``; by default ``samples`` seeded
     random int8 tensors.
     """
-    from ..kerasenv import tf
+    from ..verify.oracle import reference_run
 
     data = load_bytes(tflite)
     graph = read(data)
@@ -74,27 +80,31 @@ def check_model(tflite, inputs: np.ndarray | None = None, samples: int = 4, roun
     checks = compress_layers(layers)
     if inputs is None:
         inputs = random_inputs(graph, samples, seed)
-    interp = tf.lite.Interpreter(
-        model_content=data, experimental_preserve_all_tensors=True,
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
-    interp.allocate_tensors()
-    for i in range(len(inputs)):
-        interp.set_tensor(graph.inputs[0], inputs[i:i + 1].astype(graph.tensors[graph.inputs[0]].dtype))
-        interp.invoke()
-        for ch in checks:
-            op = ch.layer.op
-            x = interp.get_tensor(op.inputs[0])
-            ref = interp.get_tensor(op.outputs[0])
-            dense = run_dense(ch.layer, x)
+    inputs = np.asarray(inputs).reshape(len(inputs), -1)
+    traced = [t for ch in checks for t in (ch.layer.op.inputs[0], ch.layer.op.outputs[0])]
+    _, traces = reference_run(data, inputs, trace_tensors=traced)
+    for i, values in enumerate(traces):
+        for j, ch in enumerate(checks):
+            L = ch.layer
+            x = values[2 * j].reshape((1,) + tuple(L.input_shape[1:])).astype(np.int8)
+            ref = values[2 * j + 1].reshape((1,) + tuple(L.output_shape[1:]))
+            ch.inputs.append(x[0])
+            b = im2col(L, x)
+            exact = exact_accumulators(L, b)
+            acc = dense_accumulators(L, b)
+            dense = output(L, acc)
             ch.samples += 1
+            ch.accumulators += acc.size
+            ch.dense_acc_mismatches += int((acc != exact).sum())
             ch.dense_mismatches += int((dense != ref).sum())
+            got = dense
             if ch.is_2to4:
-                sparse = run_sparse(ch.layer, ch.compressed, x)
+                sacc = sparse_accumulators(L, ch.compressed, b)
+                sparse = output(L, sacc)
+                ch.sparse_acc_mismatches += int((sacc != exact).sum())
                 ch.sparse_mismatches += int((sparse != ref).sum())
                 ch.sparse_vs_dense += int((sparse != dense).sum())
                 got = sparse
-            else:
-                got = dense
             if not ch.first_mismatch and (got != ref).any():
                 idx = tuple(int(v) for v in np.argwhere(got != ref)[0])
                 ch.first_mismatch = {"sample": i, "index": idx, "expected": int(ref[idx]), "got": int(got[idx])}

@@ -1,12 +1,15 @@
-"""CONV_2D (implicit GEMM) and FULLY_CONNECTED through the 2:4 operand, bit-exact with TFLite.
+"""CONV_2D (implicit GEMM) and FULLY_CONNECTED as a GPU kernel runs them, bit-exact with TFLite.
 
-Every such layer is a GEMM ``acc[M, N] = A[M, K] · B[K, N] + bias``: A = the int8 weights with
+Every such layer is a GEMM ``acc[M, N] = A[M, K] · B[K, N] + C``: A = the int8 weights with
 rows = output channels and K = Kh·Kw·Cin in TFLite's ``[Cout, Kh, Kw, Cin]`` order (so 2:4
 groups run along input channels when Cin % 4 == 0, and across filter taps otherwise, e.g. for
-a Cin = 1 stem), B = the input patches
-(im2col, built per layer here; the GPU builds them on the fly) minus the input zero point.
-The sparse path multiplies only the kept values, each with the row of B its metadata names;
-accumulation is exact (int64, checked to stay inside int32).
+a Cin = 1 stem); B = the raw int8 input patches (im2col, padding = the input zero point; a GPU
+builds them on the fly), N = output pixels × batch; C = the int32 bias with ``−zp·ΣW`` folded in,
+so that both tensor-core operands are plain int8. The product runs tile by tile through the
+instructions' semantics (``fragments.mma_sp`` for the compressed A, ``fragments.mma_dense`` for
+the dense one), accumulating in int32 with wrap-around like the hardware. TFLite's own formula
+``bias + Σ w·(x − zp)`` is computed in exact int64 beside it: a layer whose true accumulator leaves
+int32 is refused (the tensor core would wrap it; TFLite's C would overflow).
 """
 from __future__ import annotations
 
@@ -16,12 +19,14 @@ import numpy as np
 
 from ..errors import ModelError, UnsupportedOpError
 from . import format as fmt
+from . import fragments as fr
+from .fragments import wrap32
 from .graph import Graph, Op
 from ..codegen.quantization import activation_range, per_channel_multipliers
 from .requant import requantize
 
 GEMM_OPS = ("CONV_2D", "FULLY_CONNECTED")
-ROUNDING = {  # op -> rounding of TF 2.21's BUILTIN_REF kernels (FACTS.md), and TFLM's
+ROUNDING = {  # op -> rounding of TF 2.21's BUILTIN_REF kernels (measured), and TFLM's
     "tflite": {"CONV_2D": "double", "FULLY_CONNECTED": "single"},
     "tflm": {"CONV_2D": "double", "FULLY_CONNECTED": "double"},
 }
@@ -120,13 +125,21 @@ def _layer(graph: Graph, op: Op, rounding: str) -> GemmLayer:
 
 
 def im2col(layer: GemmLayer, x: np.ndarray) -> np.ndarray:
-    """B ``[K, N]`` (int64, input zero point removed) for one sample."""
-    xs = np.asarray(x, np.int64) - layer.input_zero_point
+    """B ``[K, N]`` int8 for one or more samples ``[n, ...]``: the raw input, padding = its zero point.
+
+    Samples follow each other along N (N = output pixels × samples for CONV_2D, samples for
+    FULLY_CONNECTED), as one GEMM over the batch.
+    """
+    x = np.asarray(x, np.int8)
     if not layer.conv:
-        return xs.reshape(-1, layer.k).T
+        return np.ascontiguousarray(x.reshape(-1, layer.k).T)
+    return np.concatenate([_im2col_one(layer, x[i]) for i in range(x.shape[0])], axis=1)
+
+
+def _im2col_one(layer: GemmLayer, x: np.ndarray) -> np.ndarray:
     c = layer.conv
     (kh, kw), (sh, sw), (dh, dw) = c["kernel"], c["stride"], c["dilation"]
-    _, h, w, cin = xs.shape
+    h, w, cin = x.shape
     _, oh, ow, _ = layer.output_shape
     pad_t = pad_l = 0
     if c["padding"] == "SAME":
@@ -134,53 +147,61 @@ def im2col(layer: GemmLayer, x: np.ndarray) -> np.ndarray:
         pad_l = max(0, ((ow - 1) * sw + (kw - 1) * dw + 1 - w) // 2)
     hp = max(h + pad_t, (oh - 1) * sh + (kh - 1) * dh + 1)
     wp = max(w + pad_l, (ow - 1) * sw + (kw - 1) * dw + 1)
-    padded = np.zeros((hp, wp, cin), np.int64)      # padding reads as the zero point
-    padded[pad_t:pad_t + h, pad_l:pad_l + w] = xs[0]
+    padded = np.full((hp, wp, cin), layer.input_zero_point, np.int8)     # padding reads as the zero point
+    padded[pad_t:pad_t + h, pad_l:pad_l + w] = x
     taps = [padded[i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw, :]
             for i in range(kh) for j in range(kw)]
-    return np.stack(taps, axis=2).reshape(oh * ow, -1).T
+    return np.ascontiguousarray(np.stack(taps, axis=2).reshape(oh * ow, -1).T)
+
+
+def folded_bias(layer: GemmLayer) -> np.ndarray:
+    """int32 ``bias − zp·ΣW`` per output channel: with it, B is the raw int8 input.
+
+    Wrapped to int32 like a GPU kernel's C operand; the final accumulator is still exact
+    whenever TFLite's own is in range (int32 addition is associative modulo 2^32).
+    """
+    return wrap32(layer.bias - layer.input_zero_point * layer.weights.astype(np.int64).sum(axis=1))
+
+
+def exact_accumulators(layer: GemmLayer, b: np.ndarray) -> np.ndarray:
+    """TFLite's formula in exact int64: ``bias + Σ w·(x − zp)``; refuses values outside int32."""
+    acc = layer.weights.astype(np.int64) @ (b.astype(np.int64) - layer.input_zero_point) + layer.bias[:, None]
+    if acc.size and (acc.min() < -(1 << 31) or acc.max() >= 1 << 31):
+        r, n = np.unravel_index(int(np.argmax(np.abs(acc))), acc.shape)
+        raise ModelError(f"{layer.op.name} #{layer.op.index} ({layer.name}): accumulator {int(acc[r, n])} of "
+                         f"output channel {r} leaves int32; the tensor core would wrap it")
+    return acc
+
+
+def _acc0(layer: GemmLayer, n: int) -> np.ndarray:
+    return np.broadcast_to(folded_bias(layer)[:, None], (layer.m, n))
 
 
 def dense_accumulators(layer: GemmLayer, b: np.ndarray) -> np.ndarray:
-    return _checked(layer, layer.weights.astype(np.int64) @ b + layer.bias[:, None])
+    """int32 ``[M, N]`` through dense ``mma.sync.m16n8k32`` tiles, B raw int8, zero point in the bias."""
+    return fr.gemm_dense(layer.weights, b, _acc0(layer, b.shape[1]))
 
 
-def sparse_accumulators(layer: GemmLayer, c: fmt.Compressed24, b: np.ndarray) -> np.ndarray:
-    """Only the kept values, each multiplied with the row of B that its metadata names."""
-    cols = fmt.columns(c.metadata)
-    bp = np.zeros((c.k_padded, b.shape[1]), np.int64)
-    bp[: b.shape[0]] = b
-    vals = c.values.astype(np.int64)
-    acc = np.zeros((c.m, b.shape[1]), np.int64)
-    for t in range(vals.shape[1]):
-        acc += vals[:, t, None] * bp[cols[:, t]]
-    return _checked(layer, acc + layer.bias[:, None])
+def sparse_accumulators(layer: GemmLayer, c: fmt.Compressed24, b: np.ndarray, shape: str = "m16n8k32",
+                        selector: int = 0) -> np.ndarray:
+    """int32 ``[M, N]`` through ``mma.sp`` tiles: the compressed A, its metadata and raw int8 B."""
+    return fr.gemm_sparse(c, b, _acc0(layer, b.shape[1]), shape, selector)
 
 
-def output(layer: GemmLayer, acc: np.ndarray) -> np.ndarray:
-    """Requantize ``[M, N]`` accumulators into the layer's output tensor layout."""
-    q = requantize(acc, layer.multiplier, layer.shift, layer.output_zero_point, *layer.act_range,
-                   rounding=layer.rounding)
-    return q.T.reshape(layer.output_shape)
+def output(layer: GemmLayer, acc: np.ndarray, samples: int = 1) -> np.ndarray:
+    """Requantize ``[M, N]`` accumulators into the layer's output tensor layout (``samples`` of them)."""
+    q = requantize(np.asarray(acc, np.int64), layer.multiplier, layer.shift, layer.output_zero_point,
+                   *layer.act_range, rounding=layer.rounding)
+    return q.T.reshape((samples,) + tuple(layer.output_shape[1:]))
 
 
 def run_dense(layer: GemmLayer, x: np.ndarray) -> np.ndarray:
-    return output(layer, dense_accumulators(layer, _b(layer, x)))
+    b = im2col(layer, x)
+    exact_accumulators(layer, b)
+    return output(layer, dense_accumulators(layer, b), len(x))
 
 
 def run_sparse(layer: GemmLayer, c: fmt.Compressed24, x: np.ndarray) -> np.ndarray:
-    return output(layer, sparse_accumulators(layer, c, _b(layer, x)))
-
-
-def _b(layer: GemmLayer, x: np.ndarray) -> np.ndarray:
-    if layer.conv:
-        if x.shape[0] != 1:
-            return np.concatenate([im2col(layer, x[i:i + 1]) for i in range(x.shape[0])], axis=1)
-        return im2col(layer, x)
-    return im2col(layer, x)
-
-
-def _checked(layer: GemmLayer, acc: np.ndarray) -> np.ndarray:
-    if acc.size and (acc.min() < -(1 << 31) or acc.max() >= 1 << 31):
-        raise ModelError(f"{layer.op.name} #{layer.op.index} ({layer.name}): int32 accumulator overflow")
-    return acc
+    b = im2col(layer, x)
+    exact_accumulators(layer, b)
+    return output(layer, sparse_accumulators(layer, c, b), len(x))

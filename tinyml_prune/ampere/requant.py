@@ -1,7 +1,7 @@
 """int32 accumulator → int8, exactly as TFLite's reference kernels (vectorised numpy).
 
 TF 2.21's reference CONV_2D uses gemmlowp double rounding, its FULLY_CONNECTED single
-rounding (measured, see FACTS.md). Both are given here as array functions; the constants
+rounding (measured against the interpreter). Both are given here as array functions; the constants
 (multiplier, shift, activation range) come from the code generator's ``codegen/quantization.py``.
 """
 from __future__ import annotations

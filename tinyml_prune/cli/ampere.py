@@ -2,24 +2,32 @@ import json
 
 import click
 
+from ..ampere.cost import DEFAULT_PART, PARTS
 from .board_options import port_option
 from .options import force_option
 
 
-@click.command(help="Run MODEL's int8 CONV_2D/FULLY_CONNECTED layers through the emulated NVIDIA Ampere "
-                    "2:4 sparse path (mma.sp operand format), check every layer bit-exact against TFLite's "
-                    "reference interpreter, and model dense vs 2:4 latency on an A100. Prints the table; "
-                    "with -o writes ampere.json, ampere.md and ampere_speedup.png.")
+@click.command(help="Run MODEL's int8 CONV_2D/FULLY_CONNECTED layers through emulated NVIDIA tensor-core kernels "
+                    "(dense mma.sync and 2:4 sparse mma.sp, int8 operands, int32 accumulators), check every layer "
+                    "bit-exact against TFLite's reference interpreter, and model dense vs 2:4 latency on a GPU part "
+                    "(launch floor included) at a batch size. --gpu also runs the same operands on a CUDA GPU. "
+                    "Prints the table; with -o writes ampere.json, ampere.md and ampere_speedup.png.")
 @click.argument("model_path", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False), help="Directory for the report files.")
 @click.option("--samples", type=click.IntRange(1), default=4, show_default=True,
               help="Random int8 inputs for the layer-by-layer bit-exactness check.")
-@click.option("--part", default="a100-sxm4-40gb", show_default=True, help="GPU part of the cost model.")
+@click.option("--part", type=click.Choice(list(PARTS)), default=DEFAULT_PART, show_default=True,
+              help="GPU part of the cost model (public datasheet figures).")
+@click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
+              help="Samples per kernel launch: GEMM N = output pixels x batch (cost model and --gpu).")
+@click.option("--gpu", "use_gpu", is_flag=True,
+              help="Also run every GEMM layer's lane operands through mma.sync / mma.sp on a CUDA GPU (needs CuPy, "
+                   "the [gpu] extra): compare every accumulator with the emulation and time both per layer.")
 @click.option("--rounding", type=click.Choice(["tflite", "tflm"]), default="tflite", show_default=True,
               help="Requantization rounding to match: TF 2.21 BUILTIN_REF, or TFLM (double everywhere).")
 @click.option("--board-counts", type=click.Path(exists=True, dir_okay=False),
               help='JSON {"<op index>": {"dense": n, "sparse": n}, "model": {...}} of board-measured '
-                   "instruction counts (issue #6) for the side-by-side column.")
+                   "instruction counts for the side-by-side column.")
 @click.option("--board", "board_name", default=None,
               help="Measure the side-by-side column on this board (e.g. qemu-m4): the model generated dense and "
                    "with 2:4 (`nm`) on its 2:4 layers, each layer profiled (build-layers, exact on QEMU).")
@@ -30,7 +38,8 @@ from .options import force_option
               help="First prune every CONV_2D/FULLY_CONNECTED weight 2:4 by magnitude in a copy of the "
                    "flatbuffer (no retraining; accuracy drops). With -o the copy is saved as model_2to4.tflite.")
 @force_option
-def ampere(model_path, output_dir, samples, part, rounding, board_counts, board_name, port, runs, prune_first, force):
+def ampere(model_path, output_dir, samples, part, batch, use_gpu, rounding, board_counts, board_name, port, runs,
+           prune_first, force):
     from pathlib import Path
 
     from ..ampere.graph import load_bytes
@@ -53,10 +62,15 @@ def ampere(model_path, output_dir, samples, part, rounding, board_counts, board_
             raise DataError(f"{board_counts}: expected a JSON object keyed by op index")
     if board_counts and board_name:
         raise click.UsageError("give either --board-counts or --board, not both")
+    if use_gpu:
+        from ..ampere.gpu import Gpu
+
+        Gpu()          # no GPU or no CuPy: one line, exit 2, before any other work
     data = prune_model_2to4(model_path) if prune_first else load_bytes(model_path)
     if board_name:
         board = _measure_on_board(data, board_name, port, runs, Path(output_dir) if output_dir else None)
-    section = ampere_section(data, samples=samples, part=part, board=board, rounding=rounding)
+    section = ampere_section(data, samples=samples, part=part, board=board, rounding=rounding, batch=batch,
+                             gpu=use_gpu)
     md = ampere_markdown(section)
     click.echo(md)
     if output_dir:
@@ -70,6 +84,8 @@ def ampere(model_path, output_dir, samples, part, rounding, board_counts, board_
         click.echo(f"wrote {', '.join(str(out / n) for n in names)}")
     if not section["model"]["bit_exact"]:
         raise click.ClickException("a layer is not bit-exact with TFLite (see the table)")
+    if use_gpu and not section["gpu_measured"]["all_equal"]:
+        raise click.ClickException("an accumulator on the GPU differs from the emulation (see the table)")
 
 
 def _measure_on_board(tflite: bytes, board_name: str, port, runs: int, output_dir):
