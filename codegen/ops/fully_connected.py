@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyml_prune.errors import ModelError
+
 from ..quantization import activation_range, per_channel_multipliers
 from . import OpEmitter, register
+from .conv import VARIANTS, choose_variant
 
 
 @register
@@ -37,7 +40,10 @@ class FullyConnected(OpEmitter):
         fused = self.fused_activation(o.fusedActivationFunction if o is not None else 0)
         self.act = activation_range(fused, out.scale, out.zero_point)
         # TFLite derives the per-tensor ratio from a float32 product, per-channel ones in double.
-        mults, shifts = per_channel_multipliers(inp.scale, q.scale, out.scale, float_product=not q.per_channel)
+        try:
+            mults, shifts = per_channel_multipliers(inp.scale, q.scale, out.scale, float_product=not q.per_channel)
+        except ModelError as e:  # name the operator
+            self.fail(str(e), unsupported=False)
         self.per_channel = int(q.per_channel)
         self.input_offset = -inp.zero_point
         self.filter_offset = -int(q.zero_point[0])
@@ -49,6 +55,16 @@ class FullyConnected(OpEmitter):
         self.bias_name = self.add_array("bias", "int32_t", self.bias.data, "weights") if self.bias is not None else None
         self.mult_name = self.add_array("multiplier", "int32_t", np.array(mults, np.int32), "params")
         self.shift_name = self.add_array("shift", "int32_t", np.array(shifts, np.int32), "params")
+        self.kernel_variant, self.variant_reason = choose_variant(
+            np.asarray(filt.data).reshape(out_c, depth), None if self.bias is None else self.bias.data, shifts,
+            self.input_offset)
+        self.variant = VARIANTS[self.kernel_variant]
+
+    def manifest_fields(self) -> dict:
+        if getattr(self, "weight_format", "dense") != "dense":
+            return {}
+        return dict(kernel_variant=self.kernel_variant, variant_reason=self.variant_reason,
+                    loop=f"matrix-vector, depth {self.depth}")
 
     def macs(self) -> int:
         return self.rows * self.depth * self.out_c

@@ -39,11 +39,12 @@ class Quant(C.Structure):
 
 class ConvParams(C.Structure):
     _fields_ = [("input_offset", i32), ("output_offset", i32), ("stride", Tile), ("padding", Tile),
-                ("dilation", Tile), ("activation", Act)]
+                ("dilation", Tile), ("activation", Act), ("variant", C.c_int)]
 
 
 class FcParams(C.Structure):
-    _fields_ = [("input_offset", i32), ("filter_offset", i32), ("output_offset", i32), ("activation", Act)]
+    _fields_ = [("input_offset", i32), ("filter_offset", i32), ("output_offset", i32), ("activation", Act),
+                ("variant", C.c_int)]
 
 
 class CSR(C.Structure):
@@ -158,7 +159,7 @@ def run_conv(lib, layer: Layer, x: np.ndarray, stride=(1, 1), padding=(0, 0), di
 
 class DwParams(C.Structure):
     _fields_ = [("input_offset", i32), ("output_offset", i32), ("ch_mult", i32), ("stride", Tile),
-                ("padding", Tile), ("dilation", Tile), ("activation", Act)]
+                ("padding", Tile), ("dilation", Tile), ("activation", Act), ("variant", C.c_int)]
 
 
 def run_dw(lib, layer: Layer, x: np.ndarray, ch_mult=1, stride=(1, 1), padding=(0, 0), dilation=(1, 1),

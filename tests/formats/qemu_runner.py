@@ -18,6 +18,7 @@ import jinja2
 import numpy as np
 
 from tinyml_prune.codegen import formats as F
+from tinyml_prune.codegen.ops.conv import VARIANTS, choose_variant
 
 from . import ckernels as K
 
@@ -86,12 +87,18 @@ def _sparse_setup(fmt, enc, i):
     return f"const tp_nm f = {{c{i}_values, c{i}_index, {enc.params['n']}, {enc.params['m']}}};"
 
 
+def layer_variant(layer, rows: np.ndarray, generic: str | None = None) -> str:
+    """The TP_VARIANT_* the code generator would choose for ``layer`` (filter as rows x taps)."""
+    return VARIANTS[choose_variant(rows, layer.bias, layer.shift, layer.in_off, generic)[0]]
+
+
 def fc_case(i, lib, layer, x, fmt="dense") -> Case:
     expected = K.run_fc(lib, layer, x, "dense")
     rows, depth = x.shape
     oc = layer.w.shape[0]
     act = f"{{{layer.act[0]}, {layer.act[1]}}}"
-    setup = f"const tp_fc_params p = {{{layer.in_off}, 0, {layer.out_off}, {act}}};"
+    var = layer_variant(layer, layer.w.reshape(layer.w.shape[0], -1))
+    setup = f"const tp_fc_params p = {{{layer.in_off}, 0, {layer.out_off}, {act}, {var}}};"
     arrays = _common(layer, x, expected)
     if fmt == "dense":
         arrays.append(_arr("w", layer.w))
@@ -106,12 +113,15 @@ def fc_case(i, lib, layer, x, fmt="dense") -> Case:
                 (rows, 1, 1, oc), int(layer.mult.size > 1), layer.rounding, expected, arrays)
 
 
-def conv_case(i, lib, layer, x, geom, fmt="dense") -> Case:
+def conv_case(i, lib, layer, x, geom, fmt="dense", variant: str | None = None) -> Case:
     expected = K.run_conv(lib, layer, x, **geom)
     (sh, sw), (ph, pw), (dh, dw_) = geom["stride"], geom["padding"], geom["dilation"]
     act = f"{{{layer.act[0]}, {layer.act[1]}}}"
+    # the optimized convolution loops requantize with double rounding (TFLite's CONV_2D)
+    single = "single rounding" if layer.rounding == 1 else None
+    var = variant or layer_variant(layer, layer.w.reshape(layer.w.shape[0], -1), single)
     setup = (f"const tp_conv_params p = {{{layer.in_off}, {layer.out_off}, {{{sw}, {sh}}}, {{{pw}, {ph}}}, "
-             f"{{{dw_}, {dh}}}, {act}}};")
+             f"{{{dw_}, {dh}}}, {act}, {var}}};")
     arrays = _common(layer, x, expected)
     if fmt == "dense":
         arrays.append(_arr("w", layer.w))
@@ -127,12 +137,15 @@ def conv_case(i, lib, layer, x, geom, fmt="dense") -> Case:
                 expected.shape, int(layer.mult.size > 1), layer.rounding, expected, arrays)
 
 
-def dw_case(i, lib, layer, x, geom, ch_mult=1) -> Case:
+def dw_case(i, lib, layer, x, geom, ch_mult=1, variant: str | None = None) -> Case:
     expected = K.run_dw(lib, layer, x, ch_mult=ch_mult, **geom)
     (sh, sw), (ph, pw), (dh, dw_) = geom["stride"], geom["padding"], geom["dilation"]
     act = f"{{{layer.act[0]}, {layer.act[1]}}}"
+    _, kh, kw, oc = layer.w.shape
+    generic = "multiplier, taps or single rounding" if ch_mult != 1 or kh * kw > 64 or layer.rounding == 1 else None
+    var = variant or layer_variant(layer, layer.w.reshape(-1, oc).T, generic)
     setup = (f"const tp_dw_conv_params p = {{{layer.in_off}, {layer.out_off}, {ch_mult}, {{{sw}, {sh}}}, "
-             f"{{{pw}, {ph}}}, {{{dw_}, {dh}}}, {act}}};")
+             f"{{{pw}, {ph}}}, {{{dw_}, {dh}}}, {act}, {var}}};")
     arrays = _common(layer, x, expected) + [_arr("w", layer.w)]
     call = f"tp_depthwise_conv_s8(&ctx, &p, &q, &din, c{i}_x, &dw, c{i}_w, &db, c{i}_bias, &dout, out_buf)"
     _, kh, kw, oc = layer.w.shape

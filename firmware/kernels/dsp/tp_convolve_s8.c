@@ -1,15 +1,17 @@
-/* CONV_2D int8, DSP extension.
+/* CONV_2D int8, DSP extension. The code generator picks the path (params->variant).
  *
- * Main path (GEMM): two output pixels at a time are im2col'd into the caller's scratch
- * (tp_convolve_s8_get_buffer_size) as int16 with the input offset added, their lanes in the
- * order SXTB16 unpacks the weights (even taps, odd taps), so each weight word costs one load
- * and two SXTB16 and feeds four SMLADs: two output channels x two pixels per inner loop
- * (about one instruction per MAC). Padding becomes zeros in the widened patch. Requantization
- * takes the 5-instruction exact path when the call's worst-case accumulator leaves headroom
- * (tp_requant_headroom), which is every realistic layer.
+ * TP_VARIANT_FAST / FAST_WIDE (GEMM): two output pixels at a time are widened into the
+ * caller's scratch (tp_convolve_s8_get_buffer_size) as int16 with the input offset added, their
+ * lanes in the order SXTB16 unpacks the weights (even taps, odd taps), so each weight word
+ * costs one load and two SXTB16 and feeds four SMLADs: two output channels x two pixels per
+ * inner loop (about one instruction per MAC). A 1x1 convolution without padding reads its
+ * pixels straight from the NHWC input; other shapes gather the patch (im2col) first, padding
+ * with the zero point. FAST requantizes with tp_rq_apply (exact for the accumulators the
+ * generator proved possible), FAST_WIDE with tp_rq_apply_wide (exact for any). Too little
+ * scratch or single rounding is an argument error, never a silent change of path.
  *
- * Fallback (no or too little scratch, no headroom): im2col-free. In NHWC the taps of one
- * kernel row (kx = 0..Kw-1, all Cin) are contiguous in both the input and the filter when
+ * TP_VARIANT_GENERIC (no scratch): im2col-free. In NHWC the taps of one kernel row
+ * (kx = 0..Kw-1, all Cin) are contiguous in both the input and the filter when
  * dilation.w == 1, so each output pixel is a sum over kernel rows of contiguous int8 dot
  * products; padding clips the row segment. Pixels and output channels go in pairs. */
 #include "tp_dsp_optimize.h" /* first: see there */
@@ -276,10 +278,13 @@ static inline void tail_1x2(const int8_t *f, const int8_t *a, const int8_t *b, i
     }
 }
 
+/* `wide` is a constant in every call: the requantization of the variant. */
+#define RQ(acc, r) (wide ? tp_rq_apply_wide((acc), (r)) : tp_rq_apply((acc), (r)))
+
 static inline __attribute__((always_inline)) void gemm_pixels(
     const tp_conv_params *p, const tp_quant_params *q, const tp_dims *id, const int8_t *in, const tp_dims *fd,
     const int8_t *filter, const int32_t *bias, int32_t out_w, int32_t out_c, int8_t *out, int32_t pix, int two,
-    uint32_t *x, int8_t *ga, int8_t *gb, int full)
+    uint32_t *x, int8_t *ga, int8_t *gb, int full, int wide)
 {
     const int32_t patch = fd->h * fd->w * fd->c, p4 = (patch + 3) & ~3, n4 = patch >> 2;
     const int pointwise = fd->h == 1 && fd->w == 1 && p->padding.h == 0 && p->padding.w == 0 && (patch & 3) == 0;
@@ -319,10 +324,10 @@ static inline __attribute__((always_inline)) void gemm_pixels(
         const tp_rq r0 = tp_rq_make(mult[oc * qstep], shift[oc * qstep]);
         const tp_rq r1 = tp_rq_make(mult[(oc + 1) * qstep], shift[(oc + 1) * qstep]);
         /* ob == oa for a single last pixel: b's results go first, a's overwrite them */
-        ob[oc] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[1], &r0), oo, full, amin, amax);
-        ob[oc + 1] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[3], &r1), oo, full, amin, amax);
-        oa[oc] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[0], &r0), oo, full, amin, amax);
-        oa[oc + 1] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[2], &r1), oo, full, amin, amax);
+        ob[oc] = (int8_t)tp_clamp_fast(RQ(acc[1], &r0), oo, full, amin, amax);
+        ob[oc + 1] = (int8_t)tp_clamp_fast(RQ(acc[3], &r1), oo, full, amin, amax);
+        oa[oc] = (int8_t)tp_clamp_fast(RQ(acc[0], &r0), oo, full, amin, amax);
+        oa[oc + 1] = (int8_t)tp_clamp_fast(RQ(acc[2], &r1), oo, full, amin, amax);
     }
     if (oc < out_c) {
         const int8_t *f0 = filter + (int64_t)oc * patch;
@@ -331,14 +336,15 @@ static inline __attribute__((always_inline)) void gemm_pixels(
         mac_1x2(f0, x, n4, acc);
         tail_1x2(f0, a, b, n4 * 4, patch, off, acc);
         const tp_rq r0 = tp_rq_make(mult[oc * qstep], shift[oc * qstep]);
-        ob[oc] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[1], &r0), oo, full, amin, amax);
-        oa[oc] = (int8_t)tp_clamp_fast(tp_rq_apply(acc[0], &r0), oo, full, amin, amax);
+        ob[oc] = (int8_t)tp_clamp_fast(RQ(acc[1], &r0), oo, full, amin, amax);
+        oa[oc] = (int8_t)tp_clamp_fast(RQ(acc[0], &r0), oo, full, amin, amax);
     }
 }
+#undef RQ
 
 static void convolve_gemm(const tp_conv_params *p, const tp_quant_params *q, const tp_dims *id, const int8_t *in,
                           const tp_dims *fd, const int8_t *filter, const int32_t *bias, const tp_dims *od,
-                          int8_t *out, uint32_t *x)
+                          int8_t *out, uint32_t *x, int wide)
 {
     const int32_t patch = fd->h * fd->w * fd->c, p4 = (patch + 3) & ~3;
     int8_t *ga = (int8_t *)(x + p4), *gb = ga + p4;
@@ -346,10 +352,12 @@ static void convolve_gemm(const tp_conv_params *p, const tp_quant_params *q, con
     const int full = p->activation.min <= -128 && p->activation.max >= 127;
     for (int32_t pix = 0; pix < pixels; pix += 2) {
         const int two = pix + 1 < pixels;
-        if (full) {
-            gemm_pixels(p, q, id, in, fd, filter, bias, od->w, od->c, out, pix, two, x, ga, gb, 1);
+        if (wide) {
+            gemm_pixels(p, q, id, in, fd, filter, bias, od->w, od->c, out, pix, two, x, ga, gb, 0, 1);
+        } else if (full) {
+            gemm_pixels(p, q, id, in, fd, filter, bias, od->w, od->c, out, pix, two, x, ga, gb, 1, 0);
         } else {
-            gemm_pixels(p, q, id, in, fd, filter, bias, od->w, od->c, out, pix, two, x, ga, gb, 0);
+            gemm_pixels(p, q, id, in, fd, filter, bias, od->w, od->c, out, pix, two, x, ga, gb, 0, 0);
         }
     }
 }
@@ -367,8 +375,14 @@ tp_status tp_convolve_s8(const tp_context *ctx, const tp_conv_params *params, co
     const int32_t patch = filter_dims->h * filter_dims->w * filter_dims->c;
     uintptr_t buf = ctx != NULL ? (uintptr_t)ctx->buf : 0;
     const int32_t skew = (int32_t)((4 - (buf & 3)) & 3);
-    const int gemm = buf != 0 && ctx->size - skew >= gemm_scratch(patch) - 4 && quant->rounding == TP_ROUND_DOUBLE &&
-                     tp_requant_headroom(quant, bias, out_c, patch, 127);
+    const tp_kernel_variant variant = params->variant;
+    const int gemm = variant == TP_VARIANT_FAST || variant == TP_VARIANT_FAST_WIDE;
+    if (gemm && (buf == 0 || ctx->size - skew < gemm_scratch(patch) - 4 || quant->rounding != TP_ROUND_DOUBLE)) {
+        return TP_ARG_ERROR;
+    }
+    if (!gemm && variant != TP_VARIANT_GENERIC) {
+        return TP_ARG_ERROR;
+    }
     const int64_t in_size = (int64_t)input_dims->h * input_dims->w * input_dims->c;
     const int64_t out_size = (int64_t)output_dims->h * output_dims->w * out_c;
     for (int32_t b = 0; b < input_dims->n; b++) {
@@ -376,7 +390,7 @@ tp_status tp_convolve_s8(const tp_context *ctx, const tp_conv_params *params, co
         int8_t *out = output + b * out_size;
         if (gemm) {
             convolve_gemm(params, quant, input_dims, in, filter_dims, filter, bias, output_dims, out,
-                          (uint32_t *)(buf + (uintptr_t)skew));
+                          (uint32_t *)(buf + (uintptr_t)skew), variant == TP_VARIANT_FAST_WIDE);
         } else {
             const tp_dims one = {1, input_dims->h, input_dims->w, input_dims->c};
             const tp_dims one_out = {1, output_dims->h, output_dims->w, out_c};

@@ -4,8 +4,9 @@
  * and its requantization constants prepared once; per tap and group a pixel then costs one
  * input load, two SXTAB16 (adding the input offset) and four SMLABB/SMLATT. Taps outside
  * the input are skipped (TFLite pads with the zero point, which contributes nothing); 3x3
- * windows inside the input are unrolled. Other depth multipliers, more than
- * TP_DW_MAX_TAPS taps or no requantization headroom use the portable loop. */
+ * windows inside the input are unrolled. That is TP_VARIANT_FAST (FAST_WIDE: requantization
+ * exact for any accumulator); it needs depth multiplier 1 and at most TP_DW_MAX_TAPS taps (an
+ * argument error otherwise). TP_VARIANT_GENERIC is the portable loop, for the other shapes. */
 #include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
@@ -81,7 +82,7 @@ static inline __attribute__((always_inline)) void dw_group(const tp_dw_conv_para
                                                            const int8_t *in, const tp_dims *fd, const int8_t *filter,
                                                            const int32_t *bias, const tp_quant_params *q,
                                                            const tp_dims *od, int8_t *out, int32_t ch, int full,
-                                                           int right)
+                                                           int right, int wide)
 {
     const int32_t c = id->c, in_h = id->h, in_w = id->w, k_h = fd->h, k_w = fd->w;
     const int32_t dy = p->dilation.h, dx = p->dilation.w, row = in_w * c;
@@ -166,6 +167,9 @@ static inline __attribute__((always_inline)) void dw_group(const tp_dw_conv_para
             if (right) {
                 a0 = tp_rq_right_apply(a0, &rr[0]), a1 = tp_rq_right_apply(a1, &rr[1]);
                 a2 = tp_rq_right_apply(a2, &rr[2]), a3 = tp_rq_right_apply(a3, &rr[3]);
+            } else if (wide) {
+                a0 = tp_rq_apply_wide(a0, &rq[0]), a1 = tp_rq_apply_wide(a1, &rq[1]);
+                a2 = tp_rq_apply_wide(a2, &rq[2]), a3 = tp_rq_apply_wide(a3, &rq[3]);
             } else {
                 a0 = tp_rq_apply(a0, &rq[0]), a1 = tp_rq_apply(a1, &rq[1]);
                 a2 = tp_rq_apply(a2, &rq[2]), a3 = tp_rq_apply(a3, &rq[3]);
@@ -217,12 +221,17 @@ tp_status tp_depthwise_conv_s8(const tp_context *ctx, const tp_dw_conv_params *p
     if (output_dims->c != c * params->ch_mult || filter_dims->c != output_dims->c) {
         return TP_ARG_ERROR;
     }
-    if (params->ch_mult != 1 || taps > TP_DW_MAX_TAPS || quant->rounding != TP_ROUND_DOUBLE ||
-        !tp_requant_headroom(quant, bias, c, taps, 127)) {
+    const tp_kernel_variant variant = params->variant;
+    if (variant == TP_VARIANT_GENERIC) {
         return depthwise_generic(params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
     }
+    if ((variant != TP_VARIANT_FAST && variant != TP_VARIANT_FAST_WIDE) || params->ch_mult != 1 ||
+        taps > TP_DW_MAX_TAPS || quant->rounding != TP_ROUND_DOUBLE) {
+        return TP_ARG_ERROR;
+    }
+    const int wide = variant == TP_VARIANT_FAST_WIDE;
     const int full = params->activation.min <= -128 && params->activation.max >= 127;
-    const int right = tp_requant_right_only(quant, c);
+    const int right = !wide && tp_requant_right_only(quant, c);
     const int64_t in_size = (int64_t)input_dims->h * input_dims->w * c;
     const int64_t out_size = (int64_t)output_dims->h * output_dims->w * c;
     for (int32_t b = 0; b < input_dims->n; b++) {
@@ -230,10 +239,12 @@ tp_status tp_depthwise_conv_s8(const tp_context *ctx, const tp_dw_conv_params *p
         int8_t *out = output + b * out_size;
         int32_t ch = 0;
         for (; ch + 4 <= c; ch += 4) {
-            if (full && right) {
-                dw_group(params, input_dims, in, filter_dims, filter, bias, quant, output_dims, out, ch, 1, 1);
+            if (wide) {
+                dw_group(params, input_dims, in, filter_dims, filter, bias, quant, output_dims, out, ch, 0, 0, 1);
+            } else if (full && right) {
+                dw_group(params, input_dims, in, filter_dims, filter, bias, quant, output_dims, out, ch, 1, 1, 0);
             } else {
-                dw_group(params, input_dims, in, filter_dims, filter, bias, quant, output_dims, out, ch, full, right);
+                dw_group(params, input_dims, in, filter_dims, filter, bias, quant, output_dims, out, ch, full, right, 0);
             }
         }
         for (; ch < c; ch++) {

@@ -1,6 +1,8 @@
 /* FULLY_CONNECTED int8, DSP extension: four output channels share each loaded input
  * word; SXTAB16 adds the input offset while widening, SMLAD does two MACs. Single rounding
- * (TFLite's FULLY_CONNECTED) takes SMMUL/SMMULR instead of a 64-bit shift. */
+ * (TFLite's FULLY_CONNECTED) takes SMMUL/SMMULR instead of a 64-bit shift. One loop for every
+ * variant; double rounding requantizes by tp_requant_double_bounded for TP_VARIANT_FAST (the
+ * code generator proved its accumulators in range) and exactly for any accumulator otherwise. */
 #include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
@@ -95,7 +97,7 @@ tp_status tp_fully_connected_s8(const tp_context *ctx, const tp_fc_params *param
     const int32_t qs = quant->per_channel ? 1 : 0;
     const int32_t *mult = quant->multiplier, *shift = quant->shift;
     const tp_rounding rnd = quant->rounding;
-    const int fast_double = tp_requant_headroom(quant, bias, out_c, depth, params->filter_offset != 0 ? 255 : 127);
+    const int fast_double = params->variant == TP_VARIANT_FAST;
     const int32_t oo = params->output_offset, amin = params->activation.min, amax = params->activation.max;
     for (int32_t r = 0; r < input_dims->n; r++) {
         const int8_t *x = input + (int64_t)r * depth;

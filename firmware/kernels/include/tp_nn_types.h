@@ -44,6 +44,22 @@ typedef enum {
     TP_ROUND_SINGLE = 1
 } tp_rounding;
 
+/* The code path an optimized kernel (firmware/kernels/dsp, mve) takes, chosen by the code
+ * generator from the layer's shapes and constants and emitted with its parameters; the
+ * reference kernels have one path and ignore it. A kernel whose chosen path's conditions do
+ * not hold returns TP_ARG_ERROR rather than running another one.
+ *   GENERIC:   the portable loop (shapes no optimized loop covers, e.g. depthwise with a
+ *              channel multiplier other than 1);
+ *   FAST:      the optimized loop; its requantization is exact when every accumulator of
+ *              a channel whose shift is negative stays below 2^30 in magnitude (the
+ *              generator checks that bound from the weights and biases);
+ *   FAST_WIDE: the optimized loop with a requantization exact for every int32 accumulator. */
+typedef enum {
+    TP_VARIANT_GENERIC = 0,
+    TP_VARIANT_FAST = 1,
+    TP_VARIANT_FAST_WIDE = 2
+} tp_kernel_variant;
+
 /* Caller-provided scratch memory, sized by <kernel>_get_buffer_size(). */
 typedef struct {
     void *buf;
@@ -65,6 +81,7 @@ typedef struct {
     tp_tile padding;
     tp_tile dilation;
     tp_activation activation;
+    tp_kernel_variant variant;
 } tp_conv_params;
 
 typedef struct {
@@ -75,6 +92,7 @@ typedef struct {
     tp_tile padding;
     tp_tile dilation;
     tp_activation activation;
+    tp_kernel_variant variant;
 } tp_dw_conv_params;
 
 typedef struct {
@@ -82,6 +100,7 @@ typedef struct {
     int32_t filter_offset;
     int32_t output_offset;
     tp_activation activation;
+    tp_kernel_variant variant;
 } tp_fc_params;
 
 typedef struct {

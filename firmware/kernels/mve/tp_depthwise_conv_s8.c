@@ -174,11 +174,17 @@ tp_status tp_depthwise_conv_s8(const tp_context *ctx, const tp_dw_conv_params *p
     if (out_c != in_c * params->ch_mult || filter_dims->c != out_c) {
         return TP_ARG_ERROR;
     }
+    /* the code generator's choice: the vector loop (depth multiplier 1; its requantization is
+     * exact for any accumulator, so FAST and FAST_WIDE are one path) or the portable one */
+    const int vector = params->variant == TP_VARIANT_FAST || params->variant == TP_VARIANT_FAST_WIDE;
+    if ((vector && params->ch_mult != 1) || (!vector && params->variant != TP_VARIANT_GENERIC)) {
+        return TP_ARG_ERROR;
+    }
     const tp_mve_out fin = tp_mve_out_make(quant, out_c, params->output_offset, &params->activation);
     for (int32_t b = 0; b < input_dims->n; b++) {
         const int8_t *batch = input + (int64_t)b * in_h * in_w * in_c;
         int8_t *out = output + (int64_t)b * output_dims->h * output_dims->w * out_c;
-        if (params->ch_mult == 1) {
+        if (vector) {
             depthwise_mult1(params, &fin, input_dims, batch, filter_dims, filter, bias, output_dims, out);
         } else {
             depthwise_generic(params, quant, input_dims, batch, filter_dims, filter, bias, output_dims, out);
