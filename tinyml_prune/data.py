@@ -23,6 +23,7 @@ class Dataset:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    label_width: int | None = None  # width of the one-hot rows the labels came from, if they did
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -44,7 +45,7 @@ class Dataset:
         idx = rng.permutation(len(self.x_train))
         n_val = max(1, int(round(fraction * len(idx))))
         val, tr = np.sort(idx[:n_val]), np.sort(idx[n_val:])
-        ds = Dataset(self.name, self.x_train[tr], self.y_train[tr], self.x_test, self.y_test)
+        ds = Dataset(self.name, self.x_train[tr], self.y_train[tr], self.x_test, self.y_test, self.label_width)
         return ds, self.x_train[val], self.y_train[val]
 
 
@@ -83,19 +84,31 @@ def load_npz(path: str | Path) -> Dataset:
         raise
     except Exception as e:  # zipfile/pickle errors: not an npz we can read
         raise DataError(f"{p}: not a readable .npz file ({e})") from None
+    from .datacheck import check_finite, check_labels
+
     for k in ("x_train", "x_test"):
         if arrays[k].ndim < 2:
             raise DataError(f"{p}: {k} must be NHWC (got shape {arrays[k].shape})")
+        if not np.issubdtype(arrays[k].dtype, np.number) or np.issubdtype(arrays[k].dtype, np.complexfloating):
+            raise DataError(f"{p}: {k} has dtype {arrays[k].dtype}; inputs must be real numbers")
+        check_finite(k, arrays[k], str(p))
         arrays[k] = arrays[k].astype(np.float32)
+        check_finite(k, arrays[k], f"{p} (as float32)")  # values beyond float32's range
+    widths = set()
     for xk, yk in (("x_train", "y_train"), ("x_test", "y_test")):
         y = arrays[yk]
+        check_labels(yk, y, str(p))
         if y.ndim == 2:  # one-hot
+            widths.add(y.shape[1])
             y = y.argmax(axis=1)
         if y.ndim != 1 or len(y) != len(arrays[xk]):
             raise DataError(f"{p}: {yk} has shape {arrays[yk].shape}, expected ({len(arrays[xk])},) labels")
         arrays[yk] = y.astype(np.int64)
+    if len(widths) > 1:
+        raise DataError(f"{p}: y_train and y_test are one-hot rows of different widths {sorted(widths)}")
     if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
         raise DataError(f"{p}: x_train {arrays['x_train'].shape[1:]} and x_test {arrays['x_test'].shape[1:]} differ")
+    arrays["label_width"] = widths.pop() if widths else None
     return Dataset(p.stem, **arrays)
 
 

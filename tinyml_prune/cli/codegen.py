@@ -24,10 +24,20 @@ def _formats():
 def codegen(model_path, out_dir, weight_format, rounding, force):
     from pathlib import Path
 
+    from tinyml_prune.artifacts import check_output_dir, staged_dir
     from tinyml_prune.codegen import CodegenOptions, generate
+    from tinyml_prune.errors import OutputError
 
-    result = generate(Path(model_path).read_bytes(), out_dir, CodegenOptions(weight_format, rounding),
-                      force=force, source=model_path)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a directory")
+    check_output_dir(out)  # before any work: a read-only or full place fails here
+    blob, options = Path(model_path).read_bytes(), CodegenOptions(weight_format, rounding)
+    if out.exists():  # written file by file, manifest.json last
+        result = generate(blob, out, options, force=force, source=model_path)
+    else:  # a new directory appears complete or not at all
+        with staged_dir(out) as stage:
+            result = generate(blob, stage, options, force=force, source=model_path)
     print_summary(result.manifest, out_dir)
 
 
@@ -39,7 +49,25 @@ def print_summary(m: dict, out_dir) -> None:
     click.echo(f"C for {len(m['layers'])} layers -> {out_dir}: weights {m['weight_bytes']:,} B "
                f"(+ {m['param_bytes']:,} B requantization data), arena {m['arena_bytes']:,} B, "
                f"{m['macs']:,} MACs, kernels: {', '.join(k.removesuffix('.c') for k in m['kernels'])}")
+    variants = variant_summary(m["layers"])
+    if variants:
+        click.echo(variants)
     if "slim" in m:
         from tinyml_prune.codegen.slim import summary_lines
 
         click.echo("\n".join(summary_lines(m["slim"])))
+
+
+def variant_summary(layers: list[dict]) -> str:
+    """Layers per kernel variant in one line (each layer's variant and reason: manifest.json);
+    the reasons of layers that do not take the plain optimized loop, by count."""
+    from collections import Counter
+
+    counts = Counter(r["kernel_variant"] for r in layers if r.get("kernel_variant"))
+    if not counts:
+        return ""
+    line = "kernel variants: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    slow = Counter(r.get("variant_reason", "") for r in layers if r.get("kernel_variant") == "generic")
+    if slow:
+        line += "; generic because " + "; ".join(f"{why} ({n})" for why, n in slow.most_common())
+    return line

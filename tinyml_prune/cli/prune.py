@@ -1,8 +1,9 @@
 import click
 
 from .options import force_option
+from .sensitivity import executor_options, executor_spec
 
-_CRITERIA = ["l1", "l2", "bn", "apoz", "taylor", "hessian", "chita"]
+_CRITERIA = ["l1", "l2", "bn", "apoz", "taylor", "hessian", "chita", "obs"]
 
 
 @click.command(help="Prune MODEL (tf_keras .h5/.keras/SavedModel, or a Keras 3 .keras) and save a plain "
@@ -21,6 +22,8 @@ _CRITERIA = ["l1", "l2", "bn", "apoz", "taylor", "hessian", "chita"]
 @click.option("--schedule", type=click.Choice(["auto", "oneshot", "iterative", "gradual"]), default=None,
               help="[default: auto = gradual for unstructured >= 70% with >= 4 epochs, else oneshot]")
 @click.option("--finetune-epochs", type=int, default=None, help="Fine-tuning epochs (reduced learning rate). [default: 0]")
+@click.option("--distill", type=click.Choice(["auto", "on", "off"]), default=None,
+              help="Fine-tune by distilling the dense model's logits. [default: auto = on for channel]")
 @click.option("--scope", type=click.Choice(["layer", "global"]), default=None,
               help="Unstructured: every layer at the target, or one global threshold. [default: layer]")
 @click.option("--skip", default=None, help="Comma-separated layers to keep dense: names, 'first', 'last'.")
@@ -34,19 +37,23 @@ _CRITERIA = ["l1", "l2", "bn", "apoz", "taylor", "hessian", "chita"]
 @click.option("--auto-from", type=click.Choice(["sensitivity", "hessian"]), default="sensitivity", show_default=True,
               help="Damage curves from a sweep (--sensitivity) or Hutchinson Hessian traces (HAP-style, no sweep).")
 @click.option("--sensitivity", "sensitivity_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="sens.json from `tinyml sensitivity` (for --auto).")
+              help="sens.json from `tinyml sensitivity` (for --auto); without it --auto runs the sweep first "
+                   "(default ratios, cached) on the executor and keeps it as OUT.sens.json.")
 @click.option("--format", "weight_format", type=click.Choice(["csr", "bitmask", "dense"]), default="csr",
               show_default=True, help="Codegen weight format a flash= budget is counted in.")
+@executor_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @force_option
-def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule, finetune_epochs, scope,
-          skip, hessian_dtype, recipe, auto_budget, auto_from, sensitivity_path, weight_format, output, force):
+def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule, finetune_epochs, distill, scope,
+          skip, hessian_dtype, recipe, auto_budget, auto_from, sensitivity_path, weight_format, executor, jobs, ray_address, cpus, max_retries,
+          output, force):
     from pathlib import Path
 
     import numpy as np
 
     from .. import data as data_mod
-    from ..artifacts import check_writable, write_json
+    from ..artifacts import ArtifactSet, check_output_set, write_json
+    from ..datacheck import check_against_model
     from ..errors import DataError
     from ..modelio import load_model, save_model
     from ..pruning import api
@@ -54,12 +61,18 @@ def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule,
 
     out = Path(output)
     report_path = out.with_name(out.name.rsplit(".", 1)[0] + ".prune.json")
-    check_writable(out, force)
-    check_writable(report_path, force)
+    auto_path = out.with_name(out.name.rsplit(".", 1)[0] + ".auto.json")
+    outputs = [out, report_path] + ([auto_path] if auto_budget else [])  # the model is renamed last
+    sens_path = out.with_name(out.name.rsplit(".", 1)[0] + ".sens.json")
+    sweep_first = bool(auto_budget) and auto_from == "sensitivity" and not sensitivity_path
+    if sweep_first:
+        outputs.append(sens_path)
+    check_output_set(outputs, force, extensions=(".keras", ".h5"))
     overrides = dict(granularity=granularity, sparsity=sparsity, nm=nm, criterion=criterion, scope=scope,
                      skip=None if skip is None else tuple(s for s in skip.split(",") if s.strip()),
                      schedule={"kind": schedule} if schedule else None,
-                     finetune={"epochs": finetune_epochs} if finetune_epochs is not None else None)
+                     finetune={k: v for k, v in (("epochs", finetune_epochs), ("distill", distill))
+                               if v is not None} or None)
     config = load_recipe(recipe, **overrides) if recipe else merge(PruneConfig(), **overrides)
     if hessian_dtype:
         opts = dict(config.criterion_options, dtype=hessian_dtype)
@@ -74,9 +87,10 @@ def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule,
         data, y_test = (x_train, None), None
     else:
         ds = data_mod.load(data_spec)
-        if tuple(ds.input_shape) != tuple(model.input_shape[1:]):
-            raise DataError(f"data {ds.name!r} has inputs {ds.input_shape}, model {model.name!r} expects "
-                            f"{tuple(model.input_shape[1:])} (use --data probe for models without data)")
+        try:
+            check_against_model(ds, model)
+        except DataError as e:
+            raise DataError(f"{e} (use --data probe for models without data)") from None
         data, x_test, y_test = ds, ds.x_test, ds.y_test
 
     auto_info = None
@@ -85,18 +99,33 @@ def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule,
 
         if data_spec.startswith("probe"):
             raise DataError("--auto measures accuracy: give it a labelled dataset (digits or an .npz)")
-        auto_path = out.with_name(out.name.rsplit(".", 1)[0] + ".auto.json")
-        check_writable(auto_path, force)
-        req = auto.AutoRequest(auto.parse_budget(auto_budget), auto_from, sensitivity_path, weight_format,
+        budget = auto.parse_budget(auto_budget)
+        sens_result = None
+        if sweep_first:  # the sweep --auto needs, on the chosen executor (cached, resumable)
+            import os
+            import tempfile
+
+            from ..sensitivity.sweep import SweepConfig, run_sweep
+
+            spec = executor_spec(executor, jobs, ray_address, cpus, max_retries)
+            sens_result = run_sweep(model_path, data_spec, SweepConfig(criterion=config.criterion), executor=spec)
+            fd, sensitivity_path = tempfile.mkstemp(suffix=".sens.json")
+            os.close(fd)
+            write_json(sensitivity_path, sens_result)
+        req = auto.AutoRequest(budget, auto_from, sensitivity_path, weight_format,
                                tuple(config.skip))
         auto_info = auto.choose_ratios(model, ds, req, criterion=config.criterion)
+        if sweep_first:
+            os.unlink(sensitivity_path)
         config = auto.apply_to_config(config, auto_info, model)
 
+    from .checks import kept_dense_rows
+
     pruned, report = api.prune(model, config, data)
+    report.rows.extend(kept_dense_rows(model, report))  # recurrent, custom...: never silently
     if auto_info is not None:
         auto_info["measured"] = auto.measure(auto_info, model, pruned, ds, weight_format)
         auto_info["finetune_epochs"] = config.finetune.epochs
-        write_json(auto_path, auto_info, force=True)
     dense_pred = model.predict(x_test, batch_size=256, verbose=0)
     pruned_pred = pruned.predict(x_test, batch_size=256, verbose=0)
     from ..pruning.criteria.base import is_classifier
@@ -107,8 +136,13 @@ def prune(model_path, data_spec, granularity, sparsity, nm, criterion, schedule,
         report.metrics["accuracy_dense"] = float((dense_pred.argmax(-1) == y_test).mean())
         report.metrics["accuracy_pruned"] = float((pruned_pred.argmax(-1) == y_test).mean())
     report.metrics["output_mse_vs_dense"] = float(np.mean((dense_pred - pruned_pred) ** 2))
-    save_model(pruned, out, force=force)
-    write_json(report_path, report.to_dict(), force=True)
+    with ArtifactSet(outputs, force) as staged:
+        if auto_info is not None:
+            write_json(staged.path(auto_path), auto_info)
+        if sweep_first:
+            write_json(staged.path(sens_path), sens_result)
+        write_json(staged.path(report_path), report.to_dict())
+        save_model(pruned, staged.path(out), force=True)
     click.echo(report.table())
     m = report.metrics
     summary = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float))

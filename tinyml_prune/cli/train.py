@@ -12,12 +12,14 @@ from .options import data_option, force_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to save the model.")
 @force_option
 def train(data_spec, arch, epochs, seed, output, force):
-    from .. import data, models
+    from .. import data
     from ..artifacts import check_writable
+
+    check_writable(output, force, extensions=(".keras", ".h5"))  # before minutes of training
+    ds = data.load(data_spec)  # refuses non-finite inputs and bad labels, before TensorFlow loads
+    from .. import models
     from ..modelio import save_model
 
-    check_writable(output, force)
-    ds = data.load(data_spec)
     model = models.train(arch, ds, models.TrainConfig(epochs=epochs, seed=seed))
     acc = models.accuracy(model, ds.x_test, ds.y_test)
     save_model(model, output, force=force)

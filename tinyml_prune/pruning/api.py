@@ -183,8 +183,15 @@ def prune(model, config: PruneConfig = PruneConfig(), data=None, verbose: int = 
     else:
         _finetune(pruned, model, plans, selector, config, data, verbose)
     how = {p.layer.name: (p.how, p.note) for p in plans}
+    errors = ctx.cache.get("layer_errors", {})  # solvers that reconstruct report their error
+    for name, e in errors.items():
+        h, note = how[name]
+        how[name] = (h, "; ".join(filter(None, [note, f"rel. error {e['rel_error']:.3f} "
+                                                      f"(masking alone {e['rel_error_mask_only']:.3f})"])))
     report = PruneReport(build_rows(model, pruned, how), config.criterion, criterion.estimator,
                          config.to_dict())
+    if errors:
+        report.metrics["reconstruction"] = errors
     return pruned, report
 
 
@@ -224,10 +231,20 @@ def _finetune(pruned, dense, plans, selector, config: PruneConfig, data, verbose
                         reselect if config.criterion in WEIGHT_ONLY or config.granularity == "nm" else None,
                         settle_step=settle)
     keras.utils.set_random_seed(ft.seed)
-    loss = "sparse_categorical_crossentropy" if is_classifier(dense) and y.ndim == 1 else "mse"
+    loss, y = _loss_and_targets(dense, x, y, ft, config.granularity)
     pruned.compile(optimizer=keras.optimizers.Adam(ft.learning_rate), loss=loss)
     pruned.fit(x, y, batch_size=ft.batch_size, epochs=ft.epochs, verbose=verbose, shuffle=True,
                callbacks=[cb])
+
+
+def _loss_and_targets(dense, x, y, ft: FinetuneConfig, granularity: str):
+    """The fine-tuning loss and targets: plain, or distilled from ``dense`` (``ft.distill``)."""
+    from . import distill
+    from .criteria.base import is_classifier
+
+    if distill.enabled(ft.distill, granularity):
+        return distill.targets(dense, x, y, is_classifier(dense), ft.temperature, ft.distill_alpha)
+    return ("sparse_categorical_crossentropy" if is_classifier(dense) and y.ndim == 1 else "mse"), y
 
 
 def prune_layer(model, layer_name: str, ratio: float, criterion: str = "l1",
@@ -284,7 +301,10 @@ def _prune_channels(model, config: PruneConfig, data, verbose):
         kept_after = 1.0 - config.sparsity * (r + 1) / rounds
         step = 1.0 - kept_after / kept_before
         cc = replace(ChannelConfig.from_prune_config(config), sparsity=step)
-        current, creport = prune_channels(current, cc, data=x)
+        if criterion.updates_weights:  # reconstructing criteria slim and re-fit (obs)
+            current, creport = criterion.prune_channels(current, cc, x)
+        else:
+            current, creport = prune_channels(current, cc, data=x)
         kept_before = kept_after
         if data is not None and ft.epochs > 0:
             _fit_plain(current, model, xt, yt, ft, verbose)
@@ -296,9 +316,7 @@ def _prune_channels(model, config: PruneConfig, data, verbose):
 
 
 def _fit_plain(model, dense, x, y, ft: FinetuneConfig, verbose):
-    from .criteria.base import is_classifier
-
     keras.utils.set_random_seed(ft.seed)
-    loss = "sparse_categorical_crossentropy" if is_classifier(dense) and y.ndim == 1 else "mse"
+    loss, y = _loss_and_targets(dense, x, y, ft, "channel")
     model.compile(optimizer=keras.optimizers.Adam(ft.learning_rate), loss=loss)
     model.fit(x, y, batch_size=ft.batch_size, epochs=ft.epochs, verbose=verbose, shuffle=True)

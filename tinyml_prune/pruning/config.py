@@ -26,6 +26,9 @@ A recipe (all keys optional; command-line options given explicitly win over it):
     learning_rate = 3e-4        # reduced: a tenth of the training rate
     batch_size = 32
     reselect_every = 20         # re-select masks from the dense shadow weights every k steps (0 = never)
+    distill = "auto"            # knowledge distillation from the dense model: auto (on for channel) | on | off
+    temperature = 4.0
+    distill_alpha = 0.5         # KL weight; the rest is cross-entropy on the labels
 
     [layers.fc]                 # per-layer overrides, merged over the defaults above
     sparsity = 0.8
@@ -106,6 +109,18 @@ class FinetuneConfig:
     batch_size: int = 32
     reselect_every: int = 20
     seed: int = 0
+    distill: str = "auto"         # distil the dense model's logits: auto (= on for channel) | on | off
+    temperature: float = 4.0      # distillation temperature T (KL on softmax(z/T), scaled by T²)
+    distill_alpha: float = 0.5    # weight of the KL term; 1 − α on the labels' cross-entropy
+
+    def __post_init__(self):
+        d = {True: "on", False: "off"}.get(self.distill, self.distill)
+        if d not in ("auto", "on", "off"):
+            raise RecipeError(f"finetune.distill {self.distill!r}: use auto, on or off")
+        object.__setattr__(self, "distill", d)
+        if self.temperature <= 0 or not 0.0 <= self.distill_alpha <= 1.0:
+            raise RecipeError(f"finetune: temperature must be > 0 and distill_alpha in [0, 1] "
+                              f"(got {self.temperature}, {self.distill_alpha})")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ Kernel layouts (tf_keras):
   Dense            [in, out]
   Conv1D / Conv2D  [..spatial.., Cin/groups, Cout]
   DepthwiseConv2D  [H, W, C, multiplier]
+  Conv*Transpose   [..spatial.., Cout, Cin]   (TFLite TRANSPOSE_CONV: [Cout, H, W, Cin])
 The *input-channel axis* (N:M groups run along it) is ``ndim - 2`` for Dense and Conv: it is the
 innermost, contiguous axis of TFLite's weight layout (Conv [Cout,H,W,Cin], FC [out,in]).
 The *output-channel axis* (one entry per filter) is the last axis; for a depthwise kernel the
@@ -25,11 +26,20 @@ def is_depthwise(layer) -> bool:
     return isinstance(layer, L.DepthwiseConv2D)
 
 
+_TRANSPOSED = tuple(getattr(L, n) for n in ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+                    if hasattr(L, n))
+
+
+def is_transposed(layer) -> bool:
+    """A transposed convolution: its kernel is [..spatial.., out, in]."""
+    return isinstance(layer, _TRANSPOSED)
+
+
 def kernel_variable(layer):
     """The weight tensor we prune (None if the layer has none or is not built)."""
     if is_depthwise(layer):
         return getattr(layer, "depthwise_kernel", None)
-    if isinstance(layer, (L.Dense, L.Conv1D, L.Conv2D)) and not isinstance(layer, L.Conv2DTranspose):
+    if isinstance(layer, (L.Dense, L.Conv1D, L.Conv2D)):
         return getattr(layer, "kernel", None)
     return None
 
@@ -50,13 +60,15 @@ def input_channel_axis(layer) -> int | None:
     """Axis N:M groups run along; None where there is no input-channel reduction (depthwise)."""
     if is_depthwise(layer):
         return None
-    return kernel_variable(layer).shape.rank - 2
+    rank = kernel_variable(layer).shape.rank
+    return rank - 1 if is_transposed(layer) else rank - 2
 
 
 def output_channel_axis(layer) -> int:
     if is_depthwise(layer):
         return 2
-    return kernel_variable(layer).shape.rank - 1
+    rank = kernel_variable(layer).shape.rank
+    return rank - 2 if is_transposed(layer) else rank - 1
 
 
 def channel_reduce(element_scores: np.ndarray, layer) -> np.ndarray:
@@ -105,7 +117,7 @@ def layer_cost(layer, kernel: np.ndarray | None = None) -> LayerCost:
     nnz = int(np.count_nonzero(w)) if kernel is not None else int(w.size)
     bias = getattr(layer, "bias", None)
     nbias = int(np.prod(bias.shape)) if bias is not None else 0
-    out_shape = layer.output_shape
+    out_shape = layer.input_shape if is_transposed(layer) else layer.output_shape  # transposed: per input position
     if isinstance(out_shape, list):
         out_shape = out_shape[0]
     # one use of every kernel element per output position (conv: spatial; Dense: 1 for 2-D input)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..kerasenv import keras
+from ..pruning.channel.graph import node_refs
 
 WEIGHTED = ("Conv2D", "DepthwiseConv2D", "Dense")
 FOLDABLE_ACTIVATIONS = ("relu", "relu6")
@@ -48,22 +49,28 @@ def _as_functional(model):
     return model
 
 
+def _refs(config, node) -> list:
+    """The tensor references of one inbound node (TFOpLambda nodes have their own form)."""
+    return node_refs(node, {l["name"] for l in config["layers"]})
+
+
 def _consumers(config) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for layer in config["layers"]:
         for node in layer["inbound_nodes"]:
-            for ref in node:
+            for ref in _refs(config, node):
                 out.setdefault(ref[0], []).append(layer["name"])
     for ref in config["output_layers"]:
         out.setdefault(ref[0], []).append("<output>")
     return out
 
 
-def _single_input(layer_cfg):
+def _single_input(config, layer_cfg):
     nodes = layer_cfg["inbound_nodes"]
-    if len(nodes) != 1 or len(nodes[0]) != 1:
+    if len(nodes) != 1:
         return None
-    return nodes[0][0]
+    refs = _refs(config, nodes[0])
+    return refs[0] if len(refs) == 1 else None
 
 
 def _relu_kind(layer_cfg) -> str | None:
@@ -117,7 +124,7 @@ def fold_model(model):
         """Remove layer ``name``; its consumers read ``source_ref`` instead."""
         for l in config["layers"]:
             for node in l["inbound_nodes"]:
-                for ref in node:
+                for ref in _refs(config, node):
                     if ref[0] == name:
                         ref[0], ref[1], ref[2] = source_ref[0], source_ref[1], source_ref[2]
         for ref in config["output_layers"]:
@@ -133,7 +140,7 @@ def fold_model(model):
             name = lcfg["name"]
             if name not in by_name:
                 continue
-            ref = _single_input(lcfg)
+            ref = _single_input(config, lcfg)
             if ref is None or ref[0] not in by_name:
                 continue
             prev = by_name[ref[0]]
@@ -174,10 +181,15 @@ def fold_model(model):
 
 
 def unfused_activations(model) -> list[str]:
-    """Weighted layers still feeding a standalone ReLU (tfmot would skip their fake-quant)."""
+    """Weighted layers still feeding a standalone ReLU/ReLU6 (tfmot's Conv/Dense + ReLU
+    transforms would give them a no-op config and skip their fake-quant). Other activations
+    (swish, hard-swish, sigmoid, LeakyReLU) match no such transform and are quantized on
+    their own, so they may stay separate layers."""
     bad = []
     for layer in model.layers:
         if type(layer).__name__ not in ("ReLU", "Activation"):
+            continue
+        if _relu_kind({"class_name": type(layer).__name__, "config": layer.get_config()}) is None:
             continue
         for node in layer._inbound_nodes:
             for src in node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers]:

@@ -65,3 +65,31 @@ def run_tflite(tflite: bytes, x: np.ndarray, quantized_input: bool = False) -> n
 def tflite_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
     out = run_tflite(tflite, x)
     return float((out.reshape(len(x), -1).argmax(axis=1) == y).mean())
+
+
+def dataset_for(model, spec: str):
+    """The QAT/PTQ data for ``spec``: 'digits', an .npz, or 'probe[:N]' (N structured random
+    inputs shaped for ``model``, labelled by the model itself: arg-max class for a classifier,
+    its raw outputs otherwise) - the same probe inputs ``tinyml prune --data probe`` uses."""
+    from .. import data
+    from ..errors import DataError
+
+    if not spec.startswith("probe"):
+        return data.load(spec)
+    try:
+        n = int(spec.split(":", 1)[1]) if ":" in spec else 512
+    except ValueError:
+        raise DataError(f"--data {spec!r}: use probe or probe:N with a whole number N") from None
+    if n < 2:
+        raise DataError(f"--data {spec!r}: need at least 2 probe inputs")
+    from ..pruning.criteria.base import is_classifier
+    from ..pruning.probe_data import probe_dataset
+
+    x_train, x_test = probe_dataset(model, n, max(2, n // 4))
+    if is_classifier(model):
+        y_train = model.predict(x_train, batch_size=256, verbose=0).argmax(axis=-1)
+        y_test = model.predict(x_test, batch_size=256, verbose=0).argmax(axis=-1)
+    else:
+        y_train = model.predict(x_train, batch_size=256, verbose=0).astype(np.float32)
+        y_test = model.predict(x_test, batch_size=256, verbose=0).astype(np.float32)
+    return data.Dataset(f"probe:{n}", x_train, y_train, x_test, y_test)

@@ -23,11 +23,18 @@ from ..errors import DataError, ModelError
 from ..kerasenv import keras, quiet_native_stderr, tf
 from .fold import FoldLog, fold_model, unfused_activations
 from .ptq import int8_converter
-from .qat_config import CUSTOM_OBJECTS, config_for, snap_to_grid
+from .qat_config import CUSTOM_OBJECTS, OutputQuantizeConfig, config_for, snap_to_grid
+from .tf_ops import ScalarOp, replace_tf_ops
 
 tfq = tfmot.quantization.keras
 from tensorflow_model_optimization.python.core.quantization.keras.default_8bit.default_8bit_quantize_configs import NoOpQuantizeConfig  # noqa: E402
+from tensorflow_model_optimization.python.core.quantization.keras.default_8bit.default_8bit_quantize_registry import Default8BitQuantizeRegistry  # noqa: E402
 SAME_SCALE_LAYERS = ("AveragePooling2D", "GlobalAveragePooling2D")
+MIN_RANGE = 1e-3  # narrowest activation range we seed
+# Layers tfmot's registry refuses that int8 TFLite runs as element-wise ops with constant
+# operands: they get an output-only int8 range (``OutputQuantizeConfig``).
+OUTPUT_ONLY_LAYERS = ("Multiply", "Rescaling", "Normalization", "BatchNormalization", "ScalarOp", "Subtract",
+                      "Maximum", "Minimum", "Average")
 
 
 @dataclass(frozen=True)
@@ -47,17 +54,33 @@ class QATResult:
     folded_model: "keras.Model"
     fold_log: FoldLog
     history: dict
+    replaced: dict = None  # TFOpLambda layer -> the layer that replaced it
+    fallbacks: dict = None  # layer -> how it is quantized when tfmot's registry refuses it
 
 
-def _annotate(model, config: QATConfig):
+def _annotate(model, config: QATConfig, fallbacks: dict | None = None):
+    """Annotate every layer; ``fallbacks`` collects the layers tfmot's registry refuses and
+    that get our output-only config instead. A weighted layer nobody can quantize is refused."""
+    registry = Default8BitQuantizeRegistry()
+    fallbacks = {} if fallbacks is None else fallbacks
+
     def annotate(layer):
         if isinstance(layer, keras.layers.InputLayer):
             return layer
+        kind = type(layer).__name__
         qc = config_for(layer, dense_per_channel=config.dense_per_channel)
-        if qc is None and type(layer).__name__ in SAME_SCALE_LAYERS:
+        if qc is None and kind in SAME_SCALE_LAYERS:
             # TFLite's int8 average pooling keeps its input's scale: a FakeQuant on its output
             # (tfmot's default) makes the converter insert a QUANTIZE op after it.
             qc = NoOpQuantizeConfig()
+        if qc is None and not registry.supports(layer):
+            if kind in OUTPUT_ONLY_LAYERS or not layer.trainable_weights:
+                qc = OutputQuantizeConfig()
+                fallbacks[layer.name] = f"{kind}: output-only int8 range (not in tfmot's registry)"
+            else:
+                raise ModelError(f"layer {layer.name!r} ({kind}) has trainable weights and no int8 "
+                                 "quantization-aware config (tfmot's registry refuses it); use --ptq or "
+                                 "replace the layer")
         return tfq.quantize_annotate_layer(layer, qc) if qc else tfq.quantize_annotate_layer(layer)
 
     return keras.models.clone_model(model, clone_function=annotate)
@@ -94,6 +117,8 @@ def seed_activation_ranges(qat_model, float_model, calibration: np.ndarray) -> i
                 lo, hi = float(min(o.min(), 0.0)), float(max(o.max(), 0.0))
             else:
                 continue
+            if hi - lo < MIN_RANGE:  # e.g. a ReLU that is all zero on the calibration inputs:
+                hi = lo + MIN_RANGE  # a zero-width range gives scale 0, which the converter aborts on
             v.assign(lo if short.endswith("_min") else hi)
             seeded += 1
     return seeded
@@ -123,14 +148,16 @@ def qat(model, ds, config: QATConfig = QATConfig()) -> QATResult:
     """Quantization-aware fine-tuning of ``model`` (pruned or not) on ``ds``; int8 TFLite out."""
     _check_data(model, ds)
     keras.utils.set_random_seed(config.seed)
-    folded, log = fold_model(model)
+    model_ops, replaced = replace_tf_ops(model)
+    folded, log = fold_model(model_ops)
     leftover = unfused_activations(folded)
     if leftover:
         raise ModelError("cannot fold the activation into its layer (the layer has other consumers): "
                          + ", ".join(leftover) + "; tfmot would leave these layers un-quantized")
     calib = ds.calibration(config.calibration_samples)
-    with tfq.quantize_scope({**CUSTOM_OBJECTS, "NoOpQuantizeConfig": NoOpQuantizeConfig}):
-        annotated = _annotate(folded, config)
+    fallbacks: dict = {}
+    with tfq.quantize_scope({**CUSTOM_OBJECTS, "NoOpQuantizeConfig": NoOpQuantizeConfig, "ScalarOp": ScalarOp}):
+        annotated = _annotate(folded, config, fallbacks)
         try:
             qat_model = tfq.quantize_apply(
                 annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
@@ -156,7 +183,7 @@ def qat(model, ds, config: QATConfig = QATConfig()) -> QATResult:
     except Exception as e:  # noqa: BLE001 - converter errors are long MLIR dumps
         raise ModelError(f"model {model.name!r}: int8 conversion of the QAT model failed: "
                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    return QATResult(tflite, qat_model, folded, log, history)
+    return QATResult(tflite, qat_model, folded, log, history, replaced, fallbacks)
 
 
 def quantize_qat(model, ds, config: QATConfig = QATConfig()) -> bytes:

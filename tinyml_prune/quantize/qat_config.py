@@ -27,27 +27,50 @@ MovingAverageQuantizer = tfmot.quantization.keras.quantizers.MovingAverageQuanti
 NUDGE_MARGIN = 1.001
 
 
-def _channels_last(w, depthwise: bool):
+def _channels_last(w, depthwise: bool, transpose: bool = False):
     """View the kernel as [..., out_channels]."""
-    if depthwise:  # [H, W, C, M] -> [H, W, C*M]
+    if depthwise:  # [H, W, C, M] -> [H, W, C*M] ([W, C, M] -> [W, C*M] for 1-D)
         s = tf.shape(w)
-        return tf.reshape(w, [s[0], s[1], s[2] * s[3]])
+        rank = len(w.shape)
+        return tf.reshape(w, tf.concat([s[: rank - 2], [s[rank - 2] * s[rank - 1]]], 0))
+    if transpose:  # [..., out, in] -> [..., in, out]
+        rank = len(w.shape)
+        return tf.transpose(w, list(range(rank - 2)) + [rank - 1, rank - 2])
     return w
+
+
+def _restore(q, inputs, depthwise: bool, transpose: bool):
+    if depthwise:
+        return tf.reshape(q, tf.shape(inputs))
+    if transpose:
+        rank = len(q.shape)
+        return tf.transpose(q, list(range(rank - 2)) + [rank - 1, rank - 2])
+    return q
+
+
+def _np_channels_last(k: np.ndarray, depthwise: bool, transpose: bool) -> np.ndarray:
+    if depthwise:
+        return k.reshape(*k.shape[:-2], -1)
+    if transpose:
+        return np.swapaxes(k, -1, -2)
+    return k
 
 
 class SparsePerChannelWeightQuantizer(Quantizer):
     """Symmetric narrow-range int8, one scale per output channel, sparsity kept exactly."""
 
-    def __init__(self, depthwise: bool = False, per_tensor: bool = False, on_grid: bool = False):
+    def __init__(self, depthwise: bool = False, per_tensor: bool = False, on_grid: bool = False,
+                 transpose: bool = False):
         self.depthwise = depthwise
         self.per_tensor = per_tensor
         self.on_grid = on_grid
+        self.transpose = transpose  # Conv*Transpose: kernel [..., out, in]
 
     def build(self, tensor_shape, name, layer):
         kernel = getattr(layer.layer, name).numpy()
-        n = int(np.prod(tensor_shape[2:])) if self.depthwise else int(tensor_shape[-1])
-        absmax = np.abs(kernel.reshape(-1, n) if not self.depthwise else kernel.reshape(*kernel.shape[:2], -1))
-        absmax = absmax.reshape(-1, n).max(axis=0)
+        flat = _np_channels_last(kernel, self.depthwise, self.transpose)
+        n = int(flat.shape[-1])
+        absmax = np.abs(flat).reshape(-1, n).max(axis=0)
         if self.per_tensor:
             n, absmax = 1, absmax.max(keepdims=True)
         mask = layer.add_weight(
@@ -62,7 +85,7 @@ class SparsePerChannelWeightQuantizer(Quantizer):
         if self.on_grid and not training:
             return inputs  # snap_to_grid() has put the kernel on the int8 grid already
         w = inputs * weights["mask"]
-        flat = _channels_last(w, self.depthwise)
+        flat = _channels_last(w, self.depthwise, self.transpose)
         axes = list(range(len(flat.shape) - (0 if self.per_tensor else 1)))
         if training:
             absmax = tf.maximum(tf.reduce_max(tf.abs(flat), axis=axes), 1e-8)
@@ -70,7 +93,7 @@ class SparsePerChannelWeightQuantizer(Quantizer):
         else:
             absmax = weights["max_var"]
         step = absmax / 127.0
-        mask_flat = _channels_last(weights["mask"], self.depthwise)
+        mask_flat = _channels_last(weights["mask"], self.depthwise, self.transpose)
         tiny = tf.logical_and(mask_flat > 0, tf.abs(flat) < 0.5 * step * NUDGE_MARGIN)
         nudged = tf.where(tiny, tf.where(flat >= 0, step, -step), flat)
         # Straight-through: the forward pass sees the nudged value, the gradient the raw one.
@@ -89,10 +112,11 @@ class SparsePerChannelWeightQuantizer(Quantizer):
         else:
             q = tf.quantization.fake_quant_with_min_max_vars_per_channel(
                 flat, -absmax, absmax, num_bits=8, narrow_range=True)
-        return tf.reshape(q, tf.shape(inputs)) if self.depthwise else q
+        return _restore(q, inputs, self.depthwise, self.transpose)
 
     def get_config(self):
-        return {"depthwise": self.depthwise, "per_tensor": self.per_tensor, "on_grid": self.on_grid}
+        return {"depthwise": self.depthwise, "per_tensor": self.per_tensor, "on_grid": self.on_grid,
+                "transpose": self.transpose}
 
     def __eq__(self, other):
         return isinstance(other, SparsePerChannelWeightQuantizer) and other.get_config() == self.get_config()
@@ -105,14 +129,15 @@ class SparseLayerQuantizeConfig(QuantizeConfig):
     """Kernel: ``SparsePerChannelWeightQuantizer``; the (fused) activation output: asymmetric int8."""
 
     def __init__(self, weight_attr: str = "kernel", depthwise: bool = False, per_tensor: bool = False,
-                 on_grid: bool = False):
+                 on_grid: bool = False, transpose: bool = False):
         self.weight_attr = weight_attr
         self.depthwise = depthwise
         self.per_tensor = per_tensor
         self.on_grid = on_grid
+        self.transpose = transpose
 
     def get_weights_and_quantizers(self, layer):
-        q = SparsePerChannelWeightQuantizer(self.depthwise, self.per_tensor, self.on_grid)
+        q = SparsePerChannelWeightQuantizer(self.depthwise, self.per_tensor, self.on_grid, self.transpose)
         return [(getattr(layer, self.weight_attr), q)]
 
     def _output_quantized(self, layer) -> bool:
@@ -136,7 +161,33 @@ class SparseLayerQuantizeConfig(QuantizeConfig):
 
     def get_config(self):
         return {"weight_attr": self.weight_attr, "depthwise": self.depthwise, "per_tensor": self.per_tensor,
-                "on_grid": self.on_grid}
+                "on_grid": self.on_grid, "transpose": self.transpose}
+
+
+class OutputQuantizeConfig(QuantizeConfig):
+    """No weights to fake-quantize; the layer's output gets an asymmetric int8 range.
+
+    For layers tfmot's default registry refuses although int8 TFLite runs them as ordinary
+    element-wise ops: Multiply (SE gates, hard-swish), Rescaling, Normalization, a standalone
+    BatchNormalization (MUL + ADD with per-channel constants), our ``ScalarOp``."""
+
+    def get_weights_and_quantizers(self, layer):
+        return []
+
+    def get_activations_and_quantizers(self, layer):
+        return []
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        pass
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        pass
+
+    def get_output_quantizers(self, layer):
+        return [_activation_quantizer()]
+
+    def get_config(self):
+        return {}
 
 
 def grid_values(kernel: np.ndarray, mask: np.ndarray, absmax: np.ndarray) -> np.ndarray:
@@ -158,12 +209,16 @@ def snap_to_grid(qat_model) -> int:
             mask = qvars["mask"].numpy()
             k = kernel.numpy()
             shape = k.shape
-            if quantizer.depthwise:  # [H, W, C, M] -> [H, W, C*M]: one scale per output channel
-                k, mask = k.reshape(*shape[:2], -1), mask.reshape(*shape[:2], -1)
+            # one scale per output channel: [H, W, C, M] -> [H, W, C*M]; transposed [.., O, I] -> [.., I, O]
+            k = _np_channels_last(k, quantizer.depthwise, quantizer.transpose)
+            mask = _np_channels_last(mask, quantizer.depthwise, quantizer.transpose)
             # The final kernel's own range: nothing clips, and the converter finds the same maximum.
             absmax = np.maximum(np.abs(k * mask).max(axis=tuple(range(k.ndim - 1))), 1e-8)
             step = (absmax / 127.0).astype(np.float32)
-            kernel.assign((grid_values(k, mask, absmax) * step).astype(np.float32).reshape(shape))
+            snapped = (grid_values(k, mask, absmax) * step).astype(np.float32)
+            if quantizer.transpose:
+                snapped = np.swapaxes(snapped, -1, -2)
+            kernel.assign(snapped.reshape(shape))
             n += 1
     return n
 
@@ -177,11 +232,13 @@ def config_for(layer, dense_per_channel: bool = True) -> SparseLayerQuantizeConf
     # Every kernel goes through the on-grid path: the converter then quantizes the snapped
     # constants itself (per channel). A per-channel FakeQuant on conv kernels is left
     # unconverted by TF 2.21 on some graphs (seen on the dense ResNet digits model).
-    if kind == "Conv2D":
+    if kind in ("Conv1D", "Conv2D"):
         return SparseLayerQuantizeConfig("kernel", on_grid=True)
+    if kind in ("Conv1DTranspose", "Conv2DTranspose"):
+        return SparseLayerQuantizeConfig("kernel", on_grid=True, transpose=True)
     if kind == "Dense":
         return SparseLayerQuantizeConfig("kernel", per_tensor=not dense_per_channel, on_grid=dense_per_channel)
-    if kind == "DepthwiseConv2D":
+    if kind in ("DepthwiseConv1D", "DepthwiseConv2D"):
         return SparseLayerQuantizeConfig("depthwise_kernel", depthwise=True, on_grid=True)
     return None
 
@@ -189,4 +246,5 @@ def config_for(layer, dense_per_channel: bool = True) -> SparseLayerQuantizeConf
 CUSTOM_OBJECTS = {
     "SparseLayerQuantizeConfig": SparseLayerQuantizeConfig,
     "SparsePerChannelWeightQuantizer": SparsePerChannelWeightQuantizer,
+    "OutputQuantizeConfig": OutputQuantizeConfig,
 }

@@ -35,11 +35,12 @@ def int8_metric(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
 def quantize_with_report(model, ds, config: QATConfig = QATConfig(), method: str = "qat") -> tuple[bytes, dict]:
     """int8 .tflite bytes and a JSON-able report; raises if a pruned zero or N:M group was lost."""
     t0 = time.perf_counter()
-    folded = []
+    folded, replaced, fallbacks = [], {}, {}
     if method == "qat":
         result = qat(model, ds, config)
         tfl = result.tflite
         folded = result.fold_log.describe()
+        replaced, fallbacks = dict(result.replaced or {}), dict(result.fallbacks or {})
     elif method == "ptq":
         tfl = convert_ptq(model, ds.calibration(config.calibration_samples))
     else:
@@ -54,6 +55,8 @@ def quantize_with_report(model, ds, config: QATConfig = QATConfig(), method: str
                    "dense_per_channel": config.dense_per_channel} if method == "qat" else
                   {"calibration_samples": config.calibration_samples},
         "folded": folded,
+        "replaced_tf_ops": replaced,  # TFOpLambda layer -> the layer QAT used instead
+        "quantize_fallbacks": fallbacks,  # layer -> how it was quantized outside tfmot's registry
         "metric": "accuracy" if classifier else "mse",
         "float": float_metric(model, ds.x_test, ds.y_test),
         "int8": int8_metric(tfl, ds.x_test, ds.y_test),
@@ -75,6 +78,12 @@ def format_report(report: dict) -> str:
     rows = [LayerSparsity(**r) for r in report["layers"]]
     lines = [format_sparsity(rows)]
     lines += [f"folded: {f}" for f in report["folded"]]
+    if report.get("replaced_tf_ops"):
+        lines.append(f"tf ops replaced by layers for QAT: {len(report['replaced_tf_ops'])} (see the report)")
+    if report.get("quantize_fallbacks"):
+        kinds = sorted({v.split(":")[0] for v in report["quantize_fallbacks"].values()})
+        lines.append(f"output-only int8 ranges (outside tfmot's registry): {len(report['quantize_fallbacks'])} "
+                     f"layers ({', '.join(kinds)})")
     lines.append(f"test {report['metric']}: float {report['float']:.4f}, int8 {report['int8']:.4f}")
     return "\n".join(lines)
 
@@ -105,8 +114,10 @@ def model_summary(model, tflite: bytes) -> dict:
     return out
 
 
-def write_summary(report: dict, model, tflite: bytes, tflite_path: str, force: bool = True) -> tuple[str, str]:
-    """``OUT.md`` (summary) and ``OUT.sparsity.png`` (bar chart) beside the .tflite."""
+def write_summary(report: dict, model, tflite: bytes, tflite_path: str, force: bool = True,
+                  title: str | None = None) -> tuple[str, str]:
+    """``OUT.md`` (summary) and ``OUT.sparsity.png`` (bar chart) beside the .tflite; ``title``: the
+    path to name in the summary when ``tflite_path`` is a staging name."""
     from ..artifacts import write_text
     from ..sensitivity.plot import plot_sparsity_bars
 
@@ -115,7 +126,7 @@ def write_summary(report: dict, model, tflite: bytes, tflite_path: str, force: b
     md = tflite_path + ".md"
     plot_sparsity_bars(report["layers"], png, title=f"{report['method'].upper()}: zeros per layer")
     metric = report["metric"]
-    lines = [f"# {tflite_path}", "",
+    lines = [f"# {title or tflite_path}", "",
              f"{report['method'].upper()} int8 of `{report.get('model', '?')}`", "",
              "| | value |", "|---|---|",
              f"| weights (prunable layers) | {s['params']:,} ({s['params_nonzero']:,} nonzero) |",

@@ -13,7 +13,8 @@ import numpy as np
 from ..errors import ModelError
 from .tflite_weights import keras_to_tflite_layout, layer_of, read_weights
 
-WEIGHTED = {"Conv2D": "kernel", "DepthwiseConv2D": "depthwise_kernel", "Dense": "kernel"}
+WEIGHTED = {"Conv2D": "kernel", "DepthwiseConv2D": "depthwise_kernel", "Dense": "kernel", "Conv1D": "kernel",
+            "Conv2DTranspose": "kernel", "DepthwiseConv1D": "depthwise_kernel"}
 GROUP_SIZES = (4, 8)
 
 

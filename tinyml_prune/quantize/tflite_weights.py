@@ -1,4 +1,4 @@
-"""Read the int8 weights of a .tflite back, per Conv2D/DepthwiseConv2D/Dense layer.
+"""Read the int8 weights of a .tflite back, per Conv/DepthwiseConv/Conv2DTranspose/Dense layer.
 
 We parse the flatbuffer with TFLite's own schema module (no interpreter needed) and map each
 weighted operator to the Keras layer it came from by the layer name inside the weight
@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import ModelError
 
-WEIGHTED_OPS = {3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 9: "FULLY_CONNECTED"}
+# TRANSPOSE_CONV's inputs are (output shape, weights, input[, bias]): weights are input 1 too.
+WEIGHTED_OPS = {3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 9: "FULLY_CONNECTED", 67: "TRANSPOSE_CONV"}
 INT8 = 9
 
 
@@ -63,13 +64,15 @@ def read_weights(tflite: bytes) -> list[TfliteWeight]:
 
 
 def layer_of(weight: TfliteWeight, layer_names) -> str | None:
-    """The Keras layer name embedded in the weight tensor's name (longest match wins)."""
-    parts = set()
+    """The Keras layer name embedded in the weight tensor's name (longest match wins).
+
+    Layer names may contain "/" themselves (MobileNetV3: ``expanded_conv/depthwise``), so a
+    name matches whole path components, optionally behind tfmot's ``quant_`` prefix."""
+    hits = []
     for piece in weight.tensor_name.split(";"):
-        for comp in piece.split("/"):
-            parts.add(comp)
-            parts.add(re.sub(r"^quant_", "", comp))
-    hits = [n for n in layer_names if n in parts]
+        for n in layer_names:
+            if re.search(r"(^|/)(quant_)?" + re.escape(n) + r"(/|$)", piece):
+                hits.append(n)
     return max(hits, key=len) if hits else None
 
 
@@ -77,6 +80,13 @@ def keras_to_tflite_layout(kind: str, kernel: np.ndarray) -> np.ndarray:
     """A Keras kernel in the TFLite weight layout (input channels last, contiguous)."""
     if kind == "Conv2D":  # [H,W,I,O] -> [O,H,W,I]
         return np.transpose(kernel, (3, 0, 1, 2))
+    if kind == "Conv1D":  # [W,I,O] -> CONV_2D [O,1,W,I]
+        return np.transpose(kernel, (2, 0, 1))[:, None]
+    if kind == "Conv2DTranspose":  # [H,W,O,I] -> TRANSPOSE_CONV [O,H,W,I]
+        return np.transpose(kernel, (2, 0, 1, 3))
+    if kind == "DepthwiseConv1D":  # [W,C,M] -> [1,1,W,C*M]
+        w, c, m = kernel.shape
+        return kernel.reshape(1, 1, w, c * m)
     if kind == "DepthwiseConv2D":  # [H,W,C,M] -> [1,H,W,C*M]
         h, w, c, m = kernel.shape
         return kernel.reshape(1, h, w, c * m)

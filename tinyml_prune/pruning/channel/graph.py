@@ -26,6 +26,7 @@ class Call:
     input_shapes: list = field(default_factory=list)
     output_shapes: list = field(default_factory=list)
     n_calls: int = 1  # how often the layer is called in the model (>1: shared weights)
+    kwargs: dict = field(default_factory=dict)  # keyword arguments of the call (TFOpLambda constants)
 
 
 @dataclass
@@ -60,11 +61,51 @@ def functional(model):
     return model
 
 
-def _flat_inbound(node) -> list:
-    """TensorKeys of one inbound node in the tf_keras config form ``[[name, node, tensor, kw], ...]``."""
+def _is_ref(x, names) -> bool:
+    return (isinstance(x, list) and len(x) >= 3 and isinstance(x[0], str) and x[0] in names
+            and isinstance(x[1], int) and isinstance(x[2], int))
+
+
+def node_refs(node, names) -> list:
+    """The tensor references of one inbound node, as the (mutable) lists of the config.
+
+    tf_keras writes a node as a list of ``[layer, node, tensor, kwargs]`` entries; a
+    ``TFOpLambda`` (``x + 3.0``, ``tf.math.multiply(a, b)``) writes a single first argument
+    unwrapped (``[layer, node, tensor, kwargs]``) and tensors passed as keyword arguments as
+    ``[layer, node, tensor]`` inside ``kwargs``. ``names``: the model's layer names.
+    """
     if isinstance(node, dict):  # Keras 3 style; tf_keras models do not produce it
         raise ModelError("unexpected Keras 3 style inbound node in a tf_keras config")
-    return [(t[0], int(t[1]), int(t[2])) for t in node]
+    entries = [node] if _is_ref(node, names) else list(node)
+    refs = []
+    for e in entries:
+        if not _is_ref(e, names):
+            raise ModelError(f"unreadable inbound node entry {str(e)[:80]} in the model config")
+        refs.append(e)
+        if len(e) > 3 and isinstance(e[3], dict):
+            refs += _kwarg_refs(e[3], names)
+    return refs
+
+
+def _kwarg_refs(obj, names) -> list:
+    if _is_ref(obj, names) and len(obj) == 3:
+        return [obj]
+    if isinstance(obj, dict):
+        return [r for v in obj.values() for r in _kwarg_refs(v, names)]
+    if isinstance(obj, list):
+        return [r for v in obj for r in _kwarg_refs(v, names)]
+    return []
+
+
+def _call_kwargs(node, names) -> dict:
+    entries = [node] if _is_ref(node, names) else list(node)
+    kw = entries[0][3] if entries and len(entries[0]) > 3 else {}
+    return kw if isinstance(kw, dict) else {}
+
+
+def _flat_inbound(node, names) -> list:
+    """TensorKeys of one inbound node."""
+    return [(t[0], int(t[1]), int(t[2])) for t in node_refs(node, names)]
 
 
 def _shape_list(s):
@@ -77,6 +118,7 @@ def build_graph(model) -> Graph:
     model = functional(model)
     config = copy.deepcopy(model.get_config())
     pending = []
+    names = {e["config"]["name"] for e in config["layers"]}
     for entry in config["layers"]:
         name = entry["config"]["name"]
         layer = model.get_layer(name)
@@ -84,7 +126,8 @@ def build_graph(model) -> Graph:
         if entry["class_name"] == "InputLayer":
             nodes = [[]]
         for i, node in enumerate(nodes):
-            call = Call(layer, name, entry["class_name"], _flat_inbound(node), [], n_calls=len(nodes))
+            call = Call(layer, name, entry["class_name"], _flat_inbound(node, names), [], n_calls=len(nodes),
+                        kwargs=_call_kwargs(node, names))
             pending.append((call, i))
 
     # Topological order and shapes: a call is ready once all its inputs have shapes.
@@ -104,7 +147,12 @@ def build_graph(model) -> Graph:
                 in_shapes = [shapes[k] for k in call.inputs]
                 arg = in_shapes[0] if len(in_shapes) == 1 else in_shapes
                 try:
-                    out = _shape_list(_as_tuple(call.layer.compute_output_shape(arg)))
+                    if call.class_name == "TFOpLambda" and call.n_calls == 1:
+                        # tf.* ops recorded by the functional API (``x + 3.0``): their symbolic
+                        # output knows its shape; compute_output_shape cannot see kwargs tensors.
+                        out = _shape_list(_as_tuple(call.layer.output.shape))
+                    else:
+                        out = _shape_list(_as_tuple(call.layer.compute_output_shape(arg)))
                 except Exception as e:  # noqa: BLE001 - reported with the layer name
                     raise ModelError(f"layer {call.name!r}: cannot infer its output shape: {e}") from None
                 call.input_shapes = in_shapes

@@ -226,20 +226,145 @@ class DepthwiseHandler(Handler):
         return int(np.prod(call.output_shapes[0][1:-1]) * np.prod(k))
 
 
+def _broadcast_problem(call) -> str | None:
+    widths = {s[-1] for s in call.input_shapes}
+    if len(widths - {1}) > 1:
+        return f"inputs with different channel counts {sorted(widths)} (broadcasting)"
+    return None
+
+
+def _merge_channels(call, ins, cg):
+    """Channel i of every full-width input is one channel (a residual Add, an SE gate and the
+    tensor it scales). An input with one channel broadcast over all of them (a spatial
+    attention map) is not coupled, and its single channel stays."""
+    widths = [s[-1] for s in call.input_shapes]
+    wide = max(widths)
+    full = [x for x, w in zip(ins, widths) if w == wide]
+    if wide > 1:
+        for x, w in zip(ins, widths):
+            if w == 1:
+                cg.exclude(x, f"layer {call.name!r} ({type(call.layer).__name__}) broadcasts this single "
+                              "channel over all channels")
+    for other in full[1:]:
+        cg.couple(full[0], other)
+    return [full[0]]
+
+
 @register("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 class ElementwiseMerge(Handler):
-    """Residual-style merges tie channel i of every input together."""
+    """Residual-style merges and SE gates (``x * gate``, gate [N, 1, 1, C] or [N, C]) tie
+    channel i of every input together."""
 
     def unsupported(self, call):
-        widths = {s[-1] for s in call.input_shapes}
-        if len(widths) != 1:
-            return f"inputs with different channel counts {sorted(widths)} (broadcasting)"
+        return _broadcast_problem(call)
+
+    def propagate(self, call, ins, cg):
+        return _merge_channels(call, ins, cg)
+
+
+# tf.* functions recorded as TFOpLambda layers (``x + 3.0``, ``tf.nn.relu6(x)``,
+# ``tf.math.multiply(x, gate)``) that work element by element.
+_ELEMENTWISE_OPS = {
+    "__operators__.add", "math.add", "math.add_n", "math.subtract", "math.multiply", "math.truediv",
+    "math.divide", "__operators__.truediv", "math.negative", "math.maximum", "math.minimum",
+    "nn.relu", "nn.relu6", "math.sigmoid", "nn.sigmoid", "math.tanh", "nn.silu", "nn.swish",
+    "math.square", "math.sqrt", "math.rsqrt", "math.exp", "math.abs", "nn.leaky_relu", "nn.elu",
+    "nn.gelu", "math.softplus", "clip_by_value", "identity", "cast",
+}
+
+
+def _constants(obj):
+    """Non-scalar constants among a TFOpLambda's keyword arguments (tensor refs excluded)."""
+    if isinstance(obj, dict):
+        return [c for v in obj.values() for c in _constants(v)]
+    if isinstance(obj, list):
+        if len(obj) == 3 and isinstance(obj[0], str) and isinstance(obj[1], int):
+            return []  # a tensor reference
+        return [obj]
+    return []
+
+
+@register("TFOpLambda")
+class TFOpHandler(Handler):
+    """Element-wise tf.* calls with scalar constants: pass-through, or a merge of tensors."""
+
+    def unsupported(self, call):
+        fn = call.layer.get_config().get("function", "?")
+        if fn not in _ELEMENTWISE_OPS:
+            return f"tf.{fn} is not an element-wise operation channel pruning can follow"
+        if _constants(call.kwargs):
+            return f"tf.{fn} has a non-scalar constant argument (it would need slicing)"
+        return _broadcast_problem(call)
+
+    def propagate(self, call, ins, cg):
+        return _merge_channels(call, ins, cg)
+
+
+@register("Reshape")
+class ReshapeHandler(Handler):
+    """A reshape that keeps the last axis (``(C,) -> (1, 1, C)``, ``(H, W, C) -> (H*W, C)``)
+    passes channels through; a reshape to one flat axis is a Flatten. Anything else moves
+    channel elements across positions and is refused."""
+
+    def _kind(self, call):
+        src, dst = call.input_shapes[0], call.output_shapes[0]
+        if any(d is None for d in src[1:]) or any(d is None for d in dst[1:]):
+            return None
+        if dst[-1] == src[-1]:
+            return "keep"
+        if len(dst) == 2 and dst[-1] == int(np.prod(src[1:])):
+            return "flatten"
+        return None
+
+    def unsupported(self, call):
+        if self._kind(call) is None:
+            return (f"reshape {tuple(call.input_shapes[0][1:])} -> {tuple(call.output_shapes[0][1:])} "
+                    "does not keep the channel axis")
         return None
 
     def propagate(self, call, ins, cg):
-        for other in ins[1:]:
-            cg.couple(ins[0], other)
+        if self._kind(call) == "flatten":
+            return FlattenHandler.propagate(self, call, ins, cg)
         return [ins[0]]
+
+    def resize(self, config, out_keep):
+        config = dict(config)
+        target = list(config["target_shape"])
+        if len(target) == 1 or target[-1] != -1:
+            if len(target) == 1:
+                target = [int(np.count_nonzero(out_keep))]
+            else:
+                target[-1] = int(np.count_nonzero(out_keep))
+        config["target_shape"] = tuple(target)
+        return config
+
+
+@register("Rescaling")
+class RescalingHandler(Handler):
+    def unsupported(self, call):
+        cfg = call.layer.get_config()
+        if any(np.ndim(cfg.get(k, 0)) > 0 and np.size(cfg.get(k, 0)) > 1 for k in ("scale", "offset")):
+            return "per-channel scale/offset in its config"
+        return None
+
+
+@register("Normalization")
+class NormalizationHandler(Handler):
+    """Pass-through, but its statistics are kept whole (usually right after the model input)."""
+
+    def fixed_output(self, call):
+        return "its per-channel statistics are kept whole"
+
+
+@register("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+class ConvTransposeHandler(ProducerHandler):
+    """Kernel [..spatial.., out, in]: output channels on axis -2, input channels on axis -1."""
+
+    def weight_axes(self, layer):
+        return {"kernel": [(-1, _in()), (-2, _out)], "bias": [(0, _out)]}
+
+    def macs(self, call):
+        return int(np.prod(call.input_shapes[0][1:-1]) * np.prod(call.layer.kernel.shape))
 
 
 @register("Concatenate")

@@ -160,7 +160,7 @@ def kernel_array(layer) -> np.ndarray:
 def _load_builtin() -> None:
     # Import the modules that register the built-in criteria (each registers on import).
     from . import magnitude  # noqa: F401
-    for mod in ("taylor", "hessian", "chita"):
+    for mod in ("taylor", "hessian", "chita", "obs"):
         try:
             __import__(f"{__package__}.{mod}")
         except ModuleNotFoundError as e:
