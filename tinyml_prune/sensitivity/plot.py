@@ -59,3 +59,35 @@ def plot_sparsity_bars(rows: list[dict], path: str | Path, title: str = "per-lay
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def plot_pareto(result: dict, path: str | Path) -> Path:
+    """Accuracy vs predicted latency of every evaluated candidate, coloured by flash; the Pareto
+    front joined, the budget dashed, the chosen point ringed."""
+    from ..artifacts import atomic_path
+
+    plt = _plt()
+    pts = result["points"]
+    b = result["baseline"]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    sc = ax.scatter([p["latency"] for p in pts], [p["accuracy"] for p in pts], c=[p["flash"] for p in pts],
+                    cmap="viridis", s=22, zorder=2)
+    front = [pts[i] for i in result["pareto"]]
+    ax.plot([p["latency"] for p in front], [p["accuracy"] for p in front], color="C3", lw=1.2, marker="o",
+            ms=6, mfc="none", label="Pareto front", zorder=3)
+    c = result["chosen"]
+    ax.scatter([c["latency"]], [c["accuracy"]], s=160, facecolors="none", edgecolors="k", lw=1.5,
+               label="chosen", zorder=4)
+    ax.axhline(b["accuracy"] - result["settings"]["accuracy_drop"], color="k", ls="--", lw=1,
+               label="accuracy budget")
+    fig.colorbar(sc, ax=ax, label="weight bytes (flash)")
+    ax.set_xlabel(f"predicted instructions, conv/FC kernels ({result['settings']['board']} cost model)")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_title("latency-aware search: every evaluated candidate")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)

@@ -1,26 +1,30 @@
-"""Sensitivity sweep: prune one layer at a time at each ratio (no fine-tuning) and measure.
+"""Sensitivity sweep: prune one layer at a time at each ratio and measure on held-out data.
 
-Every (layer, ratio) point is independent, so points run in worker processes (``spawn``: TF is
-not fork-safe); each worker loads the model and data once. Finished points are appended to a
-JSON-lines cache file named by a hash of the model file, the data and the settings — re-running
-an interrupted sweep recomputes only the missing points (ratios are per point, not part of the
-key, so adding ratios reuses the old ones).
+Work units are ``(layer, granularity, ratio, recovery epochs)``: every unit is independent, so
+units run on an executor (``tinyml_prune.executors``: this process, local worker processes or
+Ray); the model file and the data travel once. Finished units are appended to a JSON-lines
+cache named by a hash of the model file, the data and the settings that are not part of a unit;
+re-running an interrupted sweep (with either executor) computes only the missing units, and
+adding ratios reuses the old ones.
+
+With ``recovery_epochs > 0`` each unit fine-tunes the pruned copy (mask kept, seeded) before
+it is measured; without, the curve is the damage of pruning alone.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, ModelError
+from ..executors import ExecutorSpec, Progress, run_units
+from .work import append_cache, default_cache_dir, load_blob, model_blob, read_cache
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,13 @@ class SweepConfig:
     nm: tuple = (2, 4)
     holdout: float = 0.25  # probe data only: held-out probe inputs relative to the criterion's
     criterion_options: dict = field(default_factory=dict)
+    recovery_epochs: int = 0  # fine-tuning of each pruned copy before it is measured
+    seed: int = 0             # seed of that fine-tuning
 
     def key_fields(self) -> dict:
-        """Settings that change a point's result (ratios are per point)."""
-        return {"granularity": self.granularity, "criterion": self.criterion, "nm": list(self.nm),
-                "holdout": self.holdout, "criterion_options": dict(sorted(self.criterion_options.items())),
+        """Settings that change a unit's result and are not part of the unit itself."""
+        return {"criterion": self.criterion, "nm": list(self.nm), "holdout": self.holdout,
+                "criterion_options": dict(sorted(self.criterion_options.items())), "seed": self.seed,
                 "version": CACHE_VERSION}
 
     def points_ratios(self) -> tuple:
@@ -43,14 +49,26 @@ class SweepConfig:
             return (round(1 - self.nm[0] / self.nm[1], 6),)
         return tuple(self.ratios)
 
+    def units(self, layers: list[str]) -> list["Unit"]:
+        return [Unit(n, self.granularity, round(float(r), 6), self.recovery_epochs)
+                for n in layers for r in self.points_ratios()]
+
 
 @dataclass(frozen=True)
-class Task:
-    """What a worker needs to rebuild the inputs itself."""
+class Unit:
+    """One evaluation: ``layer`` pruned alone at ``ratio`` (then ``recovery_epochs`` of fine-tuning)."""
 
-    model_path: str
-    data_spec: str
-    config: SweepConfig
+    layer: str
+    granularity: str
+    ratio: float
+    recovery_epochs: int = 0
+
+    def key(self) -> str:
+        return f"{self.layer}|{self.granularity}|{self.ratio:.6f}|{self.recovery_epochs}"
+
+    def __repr__(self) -> str:
+        rec = f"+{self.recovery_epochs}ep" if self.recovery_epochs else ""
+        return f"{self.layer}@{self.ratio:g}/{self.granularity}{rec}"
 
 
 # ---------------------------------------------------------------- data and metrics
@@ -92,43 +110,55 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, classifier: bool) -> dict:
     return {"accuracy": float("nan"), "loss": float(np.mean((pred.reshape(y.shape) - y) ** 2))}
 
 
-# ---------------------------------------------------------------- workers
+# ---------------------------------------------------------------- the job (runs on workers)
 
-_W: dict = {}
-
-
-def _init_worker(task: Task) -> None:
-    from ..modelio import load_model
-
-    model = load_model(task.model_path)
-    train, x_val, y_val, classifier = load_split(model, task.data_spec, task.config.holdout)
-    _W.update(task=task, model=model, train=train, x_val=x_val, y_val=y_val, classifier=classifier)
+def setup_state(payload: dict) -> dict:
+    """Build a worker's state from the payload: the model and the data, once per process."""
+    model = payload.get("model_obj") or load_blob(payload["model"])
+    train, x_val, y_val, classifier = payload["split"]
+    return {"config": payload["config"], "model": model, "train": train, "x_val": x_val, "y_val": y_val,
+            "classifier": classifier}
 
 
-def _run_point(layer: str, ratio: float) -> dict:
+def prune_unit(model, unit: Unit, cfg: SweepConfig, train):
+    """The model with only ``unit.layer`` pruned, fine-tuned ``unit.recovery_epochs`` epochs."""
+    from dataclasses import replace
+
+    from ..pruning.api import prune, prune_layer
+    from ..pruning.config import FinetuneConfig, LayerConfig, config_from_dict
+    from ..pruning.layers import prunable_layers
+
+    if not unit.recovery_epochs:
+        return prune_layer(model, unit.layer, unit.ratio, criterion=cfg.criterion, granularity=unit.granularity,
+                           data=train, nm=tuple(cfg.nm), criterion_options=dict(cfg.criterion_options))
+    names = [l.name for l in prunable_layers(model)]
+    pc = config_from_dict({"granularity": unit.granularity, "sparsity": unit.ratio, "nm": tuple(cfg.nm),
+                           "criterion": cfg.criterion, "criterion_options": dict(cfg.criterion_options),
+                           "include_depthwise": True}, "sensitivity")
+    other = LayerConfig(sparsity=0.0) if unit.granularity == "channel" else LayerConfig(skip=True)
+    pc = replace(pc, layers={n: other for n in names if n != unit.layer},
+                 finetune=FinetuneConfig(epochs=unit.recovery_epochs, seed=cfg.seed))
+    return prune(model, pc, train)[0]
+
+
+def run_unit(state: dict, unit: Unit) -> dict:
     import time
 
-    from ..pruning.api import prune_layer
     from ..pruning.layers import kernel_variable
 
-    cfg: SweepConfig = _W["task"].config
     t0 = time.perf_counter()
-    pruned = prune_layer(_W["model"], layer, ratio, criterion=cfg.criterion, granularity=cfg.granularity,
-                         data=_W["train"], nm=tuple(cfg.nm), criterion_options=dict(cfg.criterion_options))
-    row = {"layer": layer, "ratio": ratio}
-    row.update(evaluate(pruned, _W["x_val"], _W["y_val"], _W["classifier"]))
-    if cfg.granularity != "channel":
-        k = kernel_variable(pruned.get_layer(layer)).numpy()
+    pruned = prune_unit(state["model"], unit, state["config"], state["train"])
+    row = {"unit": unit.key(), "layer": unit.layer, "granularity": unit.granularity, "ratio": unit.ratio,
+           "recovery_epochs": unit.recovery_epochs}
+    row.update(evaluate(pruned, state["x_val"], state["y_val"], state["classifier"]))
+    if unit.granularity != "channel":
+        k = kernel_variable(pruned.get_layer(unit.layer)).numpy()
         row["sparsity"] = float((k == 0).mean())
     row["seconds"] = round(time.perf_counter() - t0, 3)
     return row
 
 
-def _worker_point(args):
-    return _run_point(*args)
-
-
-# ---------------------------------------------------------------- cache
+# ---------------------------------------------------------------- cache key
 
 def data_fingerprint(data_spec: str) -> str:
     if data_spec.startswith("probe") or data_spec == "digits":
@@ -147,30 +177,6 @@ def cache_key(model_path: str, data_spec: str, config: SweepConfig) -> str:
     blob = json.dumps({"model": sha256_file(model_path), "data": data_fingerprint(data_spec),
                        **config.key_fields()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("TINYML_CACHE_DIR", Path.home() / ".cache" / "tinyml-prune")) / "sensitivity"
-
-
-def read_cache(path: Path) -> dict[tuple[str, float], dict]:
-    done = {}
-    if not path.exists():
-        return done
-    for line in path.read_text().splitlines():
-        try:  # a line cut short by an interrupt is simply recomputed
-            row = json.loads(line)
-            done[(row["layer"], round(float(row["ratio"]), 6))] = row
-        except (ValueError, KeyError):
-            continue
-    return done
-
-
-def append_cache(path: Path, row: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
 
 
 # ---------------------------------------------------------------- the sweep
@@ -192,56 +198,45 @@ def sweep_layers(model, config: SweepConfig, only: list[str] | None = None) -> l
 
 
 def run_sweep(model_path: str, data_spec: str, config: SweepConfig = SweepConfig(), jobs: int = 1,
-              cache_dir: Path | None = None, layers: list[str] | None = None, progress: bool = True) -> dict:
-    """Run (or finish) a sweep; returns the JSON-able result."""
+              cache_dir: Path | None = None, layers: list[str] | None = None, progress: bool = True,
+              executor: ExecutorSpec | None = None) -> dict:
+    """Run (or finish) a sweep on ``executor`` (default: ``jobs`` local processes); returns the
+    JSON-able result. The result does not depend on the executor."""
     from ..artifacts import sha256_file
+    from ..modelio import load_model
+    from ..pruning.layers import kernel_variable
 
-    task = Task(str(model_path), data_spec, config)
-    _init_worker(task)  # the main process measures the baseline and lists the layers
-    model = _W["model"]
+    executor = executor or ExecutorSpec("local", jobs=jobs)
+    model = load_model(model_path)  # the driver measures the baseline and lists the layers
+    split = load_split(model, data_spec, config.holdout)
     names = sweep_layers(model, config, layers)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = cache_key(model_path, data_spec, config)
-    cache_path = cache_dir / f"{key}.jsonl"
+    cache_path = cache_dir / f"{cache_key(model_path, data_spec, config)}.jsonl"
     done = read_cache(cache_path)
-    todo = [(n, r) for n in names for r in config.points_ratios() if (n, round(r, 6)) not in done]
-    baseline = evaluate(model, _W["x_val"], _W["y_val"], _W["classifier"])
+    units = config.units(names)
+    todo = [u for u in units if u.key() not in done]
+    baseline = evaluate(model, split[1], split[2], split[3])
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    total = len(names) * len(config.points_ratios())
-    with Progress(TextColumn("sensitivity"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.description}"), disable=not progress, transient=False) as bar:
-        tid = bar.add_task("", total=total, completed=total - len(todo))
-        if jobs <= 1 or len(todo) <= 1:
-            for layer, ratio in todo:
-                row = _run_point(layer, ratio)
-                append_cache(cache_path, row)
-                done[(layer, round(ratio, 6))] = row
-                bar.update(tid, advance=1, description=f"{layer}@{ratio:g}")
-        else:
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                                     initializer=_init_worker, initargs=(task,)) as pool:
-                futures = {pool.submit(_worker_point, pt): pt for pt in todo}
-                for fut in as_completed(futures):
-                    row = fut.result()
-                    append_cache(cache_path, row)
-                    done[(row["layer"], round(row["ratio"], 6))] = row
-                    bar.update(tid, advance=1, description=f"{row['layer']}@{row['ratio']:g}")
-
-    from ..pruning.layers import kernel_variable
+    payload = {"model": model_blob(model_path), "split": split, "config": config}
+    local_state = setup_state(dict(payload, model_obj=model)) if executor.kind == "local" else None
+    with Progress("sensitivity", len(units), len(units) - len(todo), enabled=progress) as bar:
+        for unit, row in run_units(executor, setup_state, run_unit, payload, todo, state=local_state):
+            append_cache(cache_path, row)
+            done[unit.key()] = row
+            bar.advance(repr(unit))
 
     result = {
         "model": str(model_path), "model_sha256": sha256_file(model_path), "data": data_spec,
         "settings": asdict(config) | {"ratios": list(config.points_ratios())},
-        "metric": "accuracy" if _W["classifier"] else "mse", "baseline": baseline,
-        "cache": str(cache_path), "computed": len(todo), "reused": total - len(todo), "layers": {},
+        "metric": "accuracy" if split[3] else "mse", "baseline": baseline,
+        "cache": cache_path.name, "computed": len(todo), "reused": len(units) - len(todo), "layers": {},
     }
+    by_layer: dict[str, list] = {n: [] for n in names}
+    for u in units:
+        by_layer[u.layer].append(done[u.key()])
     for n in names:
-        pts = sorted((done[(n, round(r, 6))] for r in config.points_ratios()), key=lambda p: p["ratio"])
+        pts = sorted(by_layer[n], key=lambda p: p["ratio"])
         result["layers"][n] = {
             "params": int(np.prod(kernel_variable(model.get_layer(n)).shape)),
             "points": [{k: p[k] for k in ("ratio", "accuracy", "loss", "sparsity") if k in p} for p in pts],
