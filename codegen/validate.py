@@ -102,12 +102,10 @@ class CheckedModel:
     outputs: tuple[int, ...]
 
 
-@lru_cache(maxsize=1)
 def _schema():
-    # The dotted import of this module fails; the from-import works.
-    from tensorflow.lite.python import schema_py_generated as schema
+    from .schema import schema
 
-    return schema
+    return schema()
 
 
 def _enum(cls) -> dict[str, int]:

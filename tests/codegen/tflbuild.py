@@ -14,9 +14,9 @@ _TYPES = {"float32": 0, "int32": 2, "uint8": 3, "int8": 9, "int64": 4}
 
 
 def schema():
-    from tensorflow.lite.python import schema_py_generated as s
+    from tinyml_prune.codegen.schema import schema as s
 
-    return s
+    return s()
 
 
 @dataclass

@@ -18,9 +18,9 @@ PADDINGS = {0: "SAME", 1: "VALID"}
 
 
 def _schema():
-    from tensorflow.lite.python import schema_py_generated as s
+    from tinyml_prune.codegen.schema import schema
 
-    return s
+    return schema()
 
 
 @dataclass(frozen=True)

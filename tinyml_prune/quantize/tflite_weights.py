@@ -28,9 +28,9 @@ class TfliteWeight:
 
 
 def _schema():
-    from tensorflow.lite.python import schema_py_generated as schema
+    from tinyml_prune.codegen.schema import schema
 
-    return schema
+    return schema()
 
 
 def read_weights(tflite: bytes) -> list[TfliteWeight]:
