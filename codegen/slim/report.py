@@ -5,6 +5,8 @@ one, read from the emitters' own arrays, so they cannot drift from the generated
 """
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import replace
 
 from ..ir import Graph
@@ -59,35 +61,36 @@ def _removed(keep: dict, width: dict, t) -> list[int]:
 
 
 def summary_lines(slim: dict) -> list[str]:
-    """The codegen summary's slim section (from the manifest's ``slim`` entry)."""
+    """The codegen summary's slim section (from the manifest's ``slim`` entry), in counts: the
+    per-channel lists stay in manifest.json."""
     t = slim["totals"]
-    removed = sum(len(l["removed_out_channels"]) for l in slim["layers"] if l["op"] in
-                  ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"))
-    lines = [f"slim: {removed} weight-layer output channels removed across {len(slim['layers'])} layers; saved "
-             f"{t['weights_saved']:,} B weights, {t['bias_saved']:,} B bias, {t['requant_saved']:,} B "
+    layers = slim["layers"]
+    removed_out = sum(len(l["removed_out_channels"]) for l in layers if l["op"] in
+                      ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"))
+    removed_in = sum(len(l["removed_in_channels"]) for l in layers)
+    folded = sum(1 for l in layers if l["bias_folded"])
+    lines = [f"slim: {removed_out} weight-layer output channels removed ({removed_in} input channels of the "
+             f"layers after them) across {len(layers)} layers"
+             + (f", constants folded into the bias of {folded}" if folded else "")
+             + f"; saved {t['weights_saved']:,} B weights, {t['bias_saved']:,} B bias, {t['requant_saved']:,} B "
              f"requantization ({t['bytes_saved']:,} B of {sum(t[f'{k}_before'] for k in KINDS):,}), "
              f"{t['macs_saved']:,} MACs of {t['macs_before']:,}"]
-    for l in slim["layers"]:
-        parts = []
-        if l["removed_out_channels"]:
-            parts.append(f"out {_ranges(l['removed_out_channels'])}")
-        if l["removed_in_channels"]:
-            parts.append(f"in {_ranges(l['removed_in_channels'])}")
-        if l["bias_folded"]:
-            parts.append("constants folded into bias")
-        lines.append(f"  operator {l['operator']:>3} {l['op']:<18} {'; '.join(parts)}")
-    for k in slim["kept"]:
-        lines.append(f"  kept: operator {k['operator']} ({k['op']}) channel {k['channel']} has zero weights "
-                     f"but stays: {k['reason']}")
+    kept = slim["kept"]
+    if kept:
+        ops = len({k["operator"] for k in kept})
+        lines.append(f"slim: {len(kept)} zero-weight channels in {ops} layers stay:")
+        for why, n in Counter(_reason_kind(k["reason"]) for k in kept).most_common():
+            lines.append(f"  {n:>5} x {why}")
+    if layers or kept:
+        lines.append("slim: per-channel lists in manifest.json (slim.layers, slim.kept)")
     return lines
 
 
-def _ranges(xs: list[int]) -> str:
-    out, start = [], None
-    for i, x in enumerate(xs):
-        if start is None:
-            start = x
-        if i + 1 == len(xs) or xs[i + 1] != x + 1:
-            out.append(str(start) if start == x else f"{start}-{x}")
-            start = None
-    return ",".join(out)
+_TIED = re.compile(r"^it is tied \(by ([^)]*)\) to .*?, which (.*)$")
+
+
+def _reason_kind(reason: str) -> str:
+    """A kept channel's reason without the channel it names, so that equal causes count together."""
+    m = _TIED.match(reason)
+    text = f"tied (by {m.group(1)}) to a channel which {m.group(2)}" if m else reason.removeprefix("it ")
+    return re.sub(r"\b\d+\b", "N", text)

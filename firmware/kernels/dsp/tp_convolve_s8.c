@@ -115,21 +115,69 @@ static int32_t conv_1x1(const int8_t *in, const tp_dims *id, const tp_dims *fd, 
     return acc;
 }
 
+/* n bytes from src to dst: words, then the last 0-3 bytes (no library call: the stems copy
+ * rows of 3-9 bytes, where a memcpy call costs more than the copy). */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        const uint32_t v = tp_read_s8x4(src + k);
+        memcpy(dst + k, &v, sizeof v);
+    }
+    switch (n - k) {
+    case 3:
+        dst[k + 2] = src[k + 2];
+        /* fall through */
+    case 2:
+        dst[k + 1] = src[k + 1];
+        /* fall through */
+    case 1:
+        dst[k] = src[k];
+        break;
+    default:
+        break;
+    }
+}
+
+static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
+{
+    for (int32_t k = 0; k < n; k++) {
+        __asm__("" : : : "memory"); /* keeps GCC from turning the loop into a memset call */
+        dst[k] = value;
+    }
+}
+
+/* The patch of output pixel `pix` (kernel rows outer, NHWC inside), the zero point outside
+ * the input. A window whose columns are all inside (dilation.w == 1) copies each kernel row
+ * as one run of Kw * Cin bytes. */
 static void gather_patch(const int8_t *in, const tp_dims *id, const tp_dims *fd, const tp_conv_params *p,
                          int32_t pix, int32_t out_w, int8_t *dst)
 {
-    const int32_t cin = id->c;
+    const int32_t cin = id->c, kw = fd->w;
     const int32_t y0 = (pix / out_w) * p->stride.h - p->padding.h;
     const int32_t x0 = (pix % out_w) * p->stride.w - p->padding.w;
     const int8_t pad = (int8_t)(-p->input_offset); /* the zero point: (pad + offset) * w = 0 */
+    const int rows_whole = p->dilation.w == 1 && x0 >= 0 && x0 + kw <= id->w;
+    const int32_t run = kw * cin;
     for (int32_t ky = 0; ky < fd->h; ky++) {
         const int32_t y = y0 + ky * p->dilation.h;
-        for (int32_t kx = 0; kx < fd->w; kx++) {
+        if (y < 0 || y >= id->h) {
+            fill_bytes(dst, pad, run);
+            dst += run;
+            continue;
+        }
+        const int8_t *row = in + (int64_t)y * id->w * cin;
+        if (rows_whole) {
+            copy_bytes(dst, row + (int64_t)x0 * cin, run);
+            dst += run;
+            continue;
+        }
+        for (int32_t kx = 0; kx < kw; kx++) {
             const int32_t x = x0 + kx * p->dilation.w;
-            if (y >= 0 && y < id->h && x >= 0 && x < id->w) {
-                memcpy(dst, in + ((int64_t)y * id->w + x) * cin, (size_t)cin);
+            if (x >= 0 && x < id->w) {
+                copy_bytes(dst, row + (int64_t)x * cin, cin);
             } else {
-                memset(dst, pad, (size_t)cin);
+                fill_bytes(dst, pad, cin);
             }
             dst += cin;
         }
@@ -299,9 +347,8 @@ static inline __attribute__((always_inline)) void gemm_pixels(
             gather_patch(in, id, fd, p, pix + 1, out_w, gb);
         }
         const int8_t pad = (int8_t)(-p->input_offset);
-        for (int32_t k = patch; k < p4; k++) {
-            ga[k] = gb[k] = pad;
-        }
+        fill_bytes(ga + patch, pad, p4 - patch);
+        fill_bytes(gb + patch, pad, p4 - patch);
         a = ga;
         b = two ? gb : ga;
     }
@@ -312,6 +359,25 @@ static inline __attribute__((always_inline)) void gemm_pixels(
     const int32_t qstep = q->per_channel ? 1 : 0;
     int8_t *oa = out + (int64_t)pix * out_c, *ob = two ? oa + out_c : oa;
     int32_t oc = 0;
+    /* With patch % 4 != 0 the widened taps patch..p4-1 are zero (zero-point padding plus the
+     * offset), so a channel pair's rows may run on into the next channel's weights: whole
+     * groups of 4, no tail, for every pair whose reads stay inside the filter (run_end). */
+    int32_t run_end = 0; /* oc < run_end  <=>  (oc + 1) * patch + p4 <= out_c * patch */
+    if ((patch & 3) && (int64_t)out_c * patch >= p4) {
+        run_end = (int32_t)(((int64_t)out_c * patch - p4) / patch);
+    }
+    for (; oc + 2 <= out_c && oc < run_end; oc += 2) {
+        const int8_t *f0 = filter + (int64_t)oc * patch;
+        const int32_t b0 = bias != NULL ? bias[oc] : 0, b1 = bias != NULL ? bias[oc + 1] : 0;
+        int32_t acc[4] = {b0, b0, b1, b1};
+        mac_2x2(f0, patch, x, p4 >> 2, acc);
+        const tp_rq r0 = tp_rq_make(mult[oc * qstep], shift[oc * qstep]);
+        const tp_rq r1 = tp_rq_make(mult[(oc + 1) * qstep], shift[(oc + 1) * qstep]);
+        ob[oc] = (int8_t)tp_clamp_fast(RQ(acc[1], &r0), oo, full, amin, amax);
+        ob[oc + 1] = (int8_t)tp_clamp_fast(RQ(acc[3], &r1), oo, full, amin, amax);
+        oa[oc] = (int8_t)tp_clamp_fast(RQ(acc[0], &r0), oo, full, amin, amax);
+        oa[oc + 1] = (int8_t)tp_clamp_fast(RQ(acc[2], &r1), oo, full, amin, amax);
+    }
     for (; oc + 2 <= out_c; oc += 2) {
         const int8_t *f0 = filter + (int64_t)oc * patch;
         const int32_t b0 = bias != NULL ? bias[oc] : 0, b1 = bias != NULL ? bias[oc + 1] : 0;
