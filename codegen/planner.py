@@ -179,8 +179,10 @@ def in_place_candidates(graph, layers, bands: int = BANDS, io_in_arena: bool = F
             last[home[t.index][1]] = pos
     out = {}
     for pos, layer in enumerate(layers):
-        if not layer.activation_inputs or len(layer.op.outputs) != 1 or layer.op.outputs[0] in graph.outputs:
+        if not layer.activation_inputs or len(layer.op.outputs) != 1:
             continue
+        if layer.op.outputs[0] in graph.outputs and not io_in_arena:
+            continue  # the caller's output buffer cannot hold the input
         kind, key = home[layer.activation_inputs[0].index]
         if kind != "arena" or last[key] != pos or len(layer.activation_inputs) != 1:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import math
+from enum import Enum
 from functools import lru_cache
 
 import numpy as np
@@ -16,6 +17,88 @@ import numpy as np
 from tinyml_prune.errors import ModelError
 
 INT8_MIN, INT8_MAX = -128, 127
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+class Rounding(str, Enum):
+    """How an int32 accumulator is scaled by ``multiplier · 2^(shift - 31)``.
+
+    ``SINGLE``: one rounding of the 64-bit product (TF 2.21's reference FULLY_CONNECTED);
+    ``DOUBLE``: gemmlowp's rounding doubling high multiply, then a rounding right shift (its
+    CONV_2D / DEPTHWISE_CONV_2D, and TFLM / CMSIS-NN everywhere). ``c_name`` is the kernels'
+    ``tp_rounding`` constant.
+    """
+
+    SINGLE = "single"
+    DOUBLE = "double"
+
+    @property
+    def c_name(self) -> str:
+        return f"TP_ROUND_{self.name}"
+
+    @classmethod
+    def of(cls, value) -> "Rounding":
+        """From a Rounding, ``"single"``/``"double"`` or the C name ``"TP_ROUND_SINGLE"``/``..._DOUBLE``."""
+        if isinstance(value, cls):
+            return value
+        text = str(value)
+        for r in cls:
+            if text in (r.value, r.c_name):
+                return r
+        raise ValueError(f"rounding must be single or double (or TP_ROUND_SINGLE/TP_ROUND_DOUBLE), got {value!r}")
+
+
+def wrap32(x) -> np.ndarray:
+    """Two's-complement int32 wrap-around of int64 values (what a C cast to int32_t does)."""
+    x = np.asarray(x, np.int64)
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def _doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """gemmlowp SaturatingRoundingDoublingHighMul on int64 arrays holding int32 values."""
+    ab = a * b
+    s = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    q = np.where(s >= 0, s >> 31, -((-s) >> 31))        # C division truncates toward zero
+    return np.where((a == INT32_MIN) & (b == INT32_MIN), INT32_MAX, q)
+
+
+def _rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    mask = (np.int64(1) << exponent) - 1
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + ((x & mask) > threshold)
+
+
+def multiply_by_quantized_multiplier(x, multiplier, shift, rounding) -> np.ndarray:
+    """``x · multiplier · 2^(shift - 31)`` in int32 as the kernels (``tp_requantize``) do it.
+
+    ``x`` is wrapped to int32 first, the result is int32 (int64 array); the arguments broadcast.
+    """
+    x = wrap32(x)
+    m, s = np.asarray(multiplier, np.int64), np.asarray(shift, np.int64)
+    if Rounding.of(rounding) is Rounding.SINGLE:
+        total = 31 - s
+        return wrap32((x * m + (np.int64(1) << (total - 1))) >> total)
+    left, right = np.maximum(s, 0), np.maximum(-s, 0)
+    return _rounding_divide_by_pot(_doubling_high_mul(wrap32(x << left), m), right)
+
+
+def requantize(acc, multiplier, shift, zero_point: int, act_min: int, act_max: int, rounding,
+               axis: int | None = None) -> np.ndarray:
+    """int32 accumulators -> int8: scale, add the output zero point, clamp to the activation range.
+
+    ``multiplier`` and ``shift`` are one value or one per channel; with ``axis`` the channels run
+    along that axis of ``acc``, otherwise they broadcast as numpy does.
+    """
+    acc = np.asarray(acc, np.int64)
+    m, s = np.asarray(multiplier, np.int64), np.asarray(shift, np.int64)
+    if axis is not None and m.size > 1:
+        shape = [1] * acc.ndim
+        shape[axis] = -1
+        m, s = m.reshape(shape), s.reshape(shape)
+    elif m.size == 1:
+        m, s = m.reshape(()), s.reshape(())
+    out = multiply_by_quantized_multiplier(acc, m, s, rounding) + zero_point
+    return np.clip(out, act_min, act_max).astype(np.int8)
 
 
 def _round_half_away(x: float) -> int:

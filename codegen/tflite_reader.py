@@ -6,12 +6,44 @@ stage after it) only ever sees in-range indices, consistent quantization and sou
 from __future__ import annotations
 
 import hashlib
+import os
+from functools import lru_cache
 
 import numpy as np
 
 from tinyml_prune.errors import ModelError
 
 from .validate import _schema, _text, validate
+
+
+def load_bytes(model) -> bytes:
+    """The flatbuffer's bytes from a path or from bytes already in memory."""
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model)
+    path = os.fspath(model)
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        return f.read()
+
+
+@lru_cache(maxsize=1)
+def _enum_names() -> dict:
+    s = _schema()
+    names = {}
+    for kind, cls in (("activation", s.ActivationFunctionType), ("padding", s.Padding)):
+        names[kind] = {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
+    return names
+
+
+def activation_name(code: int) -> str:
+    """The schema's name of a fused activation code ("NONE", "RELU", "RELU6", ...)."""
+    return _enum_names()["activation"].get(int(code), f"UNKNOWN_{code}")
+
+
+def padding_name(code: int) -> str:
+    """The schema's name of a padding code ("SAME" or "VALID")."""
+    return _enum_names()["padding"].get(int(code), f"UNKNOWN_{code}")
 
 
 def read_tflite(data: bytes, source: str = "model") -> "Graph":

@@ -222,6 +222,8 @@ class _Checker:
         if not 0 <= b < len(self.buffers):
             self.fail("buffer-index", f"{where} refers to buffer {b}, but the model has {len(self.buffers)} buffers")
         data = self.buffer_bytes(b) if b > 0 else None
+        if data is None and b > 0 and count == 0:
+            data = b""  # an empty constant (e.g. MEAN's axes = []): nothing to store
         if data is not None and t.sparsity is not None:
             raise ModelError(f"{self.source}: {where} is stored sparse (TFLite sparsity); sparse constant "
                              "tensors are not supported")

@@ -14,15 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyml_prune import nm
+
 from .base import Encoded, FormatError, WeightFormat, as_int8_matrix, register
-
-
-def _groups(m: np.ndarray, M: int) -> np.ndarray:
-    rows, cols = m.shape
-    g = -(-cols // M)
-    padded = np.zeros((rows, g * M), m.dtype)
-    padded[:, :cols] = m
-    return padded.reshape(rows, g, M)
 
 
 class NM(WeightFormat):
@@ -35,7 +29,7 @@ class NM(WeightFormat):
         return (self.M - 1).bit_length()
 
     def check(self, w, layer="?"):
-        counts = np.count_nonzero(_groups(w, self.M), axis=2)
+        counts = nm.counts(w, self.M)
         if counts.size and counts.max() > self.N:
             r, g = np.unravel_index(int(np.argmax(counts)), counts.shape)
             raise FormatError(
@@ -46,13 +40,11 @@ class NM(WeightFormat):
     def encode(self, w, layer="?"):
         m = as_int8_matrix(w)
         self.check(m, layer)
-        grp = _groups(m, self.M)
-        rows, ngroups, M = grp.shape
         # Positions of the kept weights in each group: nonzeros first, then fill with the
         # lowest zero positions (their value is 0, so they cost a MAC but change nothing).
-        order = np.argsort(grp == 0, axis=2, kind="stable")[:, :, : self.N]
-        pos = np.sort(order, axis=2)
-        values = self._interleave(np.take_along_axis(grp, pos, axis=2).astype(np.int8))
+        kept, pos = nm.compress(m, self.N, self.M)
+        rows, ngroups, _ = pos.shape
+        values = self._interleave(kept.astype(np.int8))
         bits = self.pos_bits
         per_row_bits = ngroups * self.N * bits
         row_bytes = -(-per_row_bits // 8)
@@ -77,10 +69,8 @@ class NM(WeightFormat):
         planes = np.unpackbits(index, axis=1, count=ngroups * N * bits, bitorder="little")
         pos = (planes.reshape(rows, ngroups * N, bits).astype(np.int64) << np.arange(bits)).sum(axis=2)
         pos = pos.reshape(rows, ngroups, N)
-        grp = np.zeros((rows, ngroups, M), np.int8)
         values = self._deinterleave(enc.arrays["values"].reshape(rows, ngroups, N))
-        np.put_along_axis(grp, pos, values, axis=2)
-        return grp.reshape(rows, -1)[:, :cols].copy()
+        return nm.decompress(values.astype(np.int8), pos, M, cols).copy()
 
     def _paired(self) -> bool:
         return (self.N, self.M) == (2, 4)

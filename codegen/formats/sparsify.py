@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyml_prune.ampere.format import prune_2to4
-from tinyml_prune.ampere.graph import read, replace_buffers
+from tinyml_prune import nm
 
+from ..tflite_patch import replace_buffers
+from ..tflite_reader import read_tflite
 from .base import FormatError
 
 GEMM_OPS = ("CONV_2D", "FULLY_CONNECTED")
@@ -32,16 +33,16 @@ def prune_unstructured(w: np.ndarray, sparsity: float) -> np.ndarray:
 def prune_tflite(tflite: bytes, mode: str, sparsity: float = 0.9) -> bytes:
     if mode not in ("unstructured", "2:4"):
         raise FormatError(f"pruning mode must be 'unstructured' or '2:4', got {mode!r}")
-    graph = read(tflite)
+    graph = read_tflite(tflite)
     new = {}
-    for op in graph.ops:
-        if op.name not in GEMM_OPS:
+    for op in graph.operators:
+        if op.opcode not in GEMM_OPS:
             continue
         w = graph.tensors[op.inputs[1]]
         if w.data is None or w.data.dtype != np.int8:
             continue
         if mode == "2:4":
-            new[w.index] = prune_2to4(w.data.reshape(w.shape[0], -1)).reshape(w.shape)
+            new[w.index] = nm.prune(w.data.reshape(w.shape[0], -1), 2, 4).reshape(w.shape)
         else:
             new[w.index] = prune_unstructured(w.data, sparsity)
     return replace_buffers(tflite, new)
@@ -53,8 +54,8 @@ def mask_channels(tflite: bytes, fraction: float, zero_bias: bool = True) -> byt
     a channel-masked model for measuring ``--format slim`` on third-party models."""
     if not 0.0 <= fraction < 1.0:
         raise FormatError(f"channel fraction {fraction} must be in [0, 1)")
-    graph = read(tflite)
-    gemms = [op for op in graph.ops if op.name in GEMM_OPS]
+    graph = read_tflite(tflite)
+    gemms = [op for op in graph.operators if op.opcode in GEMM_OPS]
     new = {}
     for op in gemms[:-1]:
         w = graph.tensors[op.inputs[1]]

@@ -31,7 +31,9 @@ def assert_in_place_bit_exact(tfl: bytes, options: CodegenOptions, n: int = 6, s
 def test_random_chains_in_place_are_bit_exact(seed, layers, bands, h):
     tfl = random_chain(seed, layers, h=h)
     assume(tfl is not None)
-    options = CodegenOptions(in_place_bands=bands)
+    # Model I/O outside the arena: the model input does not set the arena's peak, so more of
+    # these short chains run layers in place (with I/O inside, see the KWS-like test below).
+    options = CodegenOptions(in_place_bands=bands, io_in_arena=False)
     assume(build_program(read_tflite(tfl), options).plan.bands)
     assert_in_place_bit_exact(tfl, options)
 

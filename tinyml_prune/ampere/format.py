@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import nm
 from ..errors import ModelError
 
 GROUP = 4          # elements per group (the "4" of 2:4)
@@ -66,15 +67,11 @@ def pad_k(k: int) -> int:
 
 def violations(dense: np.ndarray, limit: int = 5) -> list[tuple[int, int, int]]:
     """Up to ``limit`` (row, group, nonzeros) with more than two non-zeros in a group of four."""
-    w = _padded(np.asarray(dense))
-    nz = (w.reshape(w.shape[0], -1, GROUP) != 0).sum(axis=2)
-    rows, groups = np.nonzero(nz > KEEP)
-    return [(int(r), int(g), int(nz[r, g])) for r, g in zip(rows[:limit], groups[:limit])]
+    return nm.violations(dense, KEEP, GROUP, limit)
 
 
 def is_2to4(dense: np.ndarray) -> bool:
-    w = _padded(np.asarray(dense))
-    return bool(((w.reshape(w.shape[0], -1, GROUP) != 0).sum(axis=2) <= KEEP).all())
+    return nm.satisfies(dense, KEEP, GROUP)
 
 
 def check_2to4(dense: np.ndarray, name: str = "tensor") -> None:
@@ -83,7 +80,7 @@ def check_2to4(dense: np.ndarray, name: str = "tensor") -> None:
     if bad:
         where = ", ".join(f"row {r} group {g} (columns {4 * g}..{4 * g + 3}) has {n} non-zeros"
                           for r, g, n in bad)
-        total = int(((_padded(np.asarray(dense)).reshape(dense.shape[0], -1, GROUP) != 0).sum(axis=2) > KEEP).sum())
+        total = int((nm.counts(dense, GROUP) > KEEP).sum())
         raise NotTwoFourError(f"{name} is not 2:4 sparse: {total} group(s) of four keep more than two "
                               f"values; first: {where}")
 
@@ -97,21 +94,18 @@ def compress(dense: np.ndarray, name: str = "tensor") -> Compressed24:
         raise ModelError(f"{name}: the 2:4 operand must be int8, got {dense.dtype}")
     check_2to4(dense, name)
     m, k = dense.shape
-    groups = _padded(dense, pad_k(k)).reshape(m, -1, GROUP)
-    pos = kept_positions(groups != 0)                       # [M, G, 2], ascending, distinct
-    values = np.take_along_axis(groups, pos, axis=2).reshape(m, -1)
+    padded = np.zeros((m, pad_k(k)), np.int8)
+    padded[:, :k] = dense
+    values, pos = nm.compress(padded, KEEP, GROUP)          # [M, G, 2], positions ascending, distinct
     nibbles = (pos[..., 0] | (pos[..., 1] << 2)).astype(np.uint32)     # [M, G]
     shifts = (4 * np.arange(GROUPS_PER_WORD, dtype=np.uint32))
     words = (nibbles.reshape(m, -1, GROUPS_PER_WORD) << shifts).sum(axis=2, dtype=np.uint64)
-    return Compressed24(values=values.astype(np.int8), metadata=words.astype(np.uint32), k=k)
+    return Compressed24(values=values.reshape(m, -1).astype(np.int8), metadata=words.astype(np.uint32), k=k)
 
 
 def kept_positions(nonzero: np.ndarray) -> np.ndarray:
     """Two distinct ascending positions per group: the non-zeros first, then the lowest free."""
-    # Sort key: non-zeros before zeros, then by position; take the first two, then order them.
-    key = (~nonzero).astype(np.int64) * GROUP + np.arange(GROUP)
-    first_two = np.argsort(key, axis=-1, kind="stable")[..., :KEEP]
-    return np.sort(first_two, axis=-1).astype(np.int64)
+    return nm.kept_positions(nonzero, KEEP)
 
 
 def positions(metadata: np.ndarray) -> np.ndarray:
@@ -149,24 +143,6 @@ def decompress(c: Compressed24) -> np.ndarray:
 def prune_2to4(dense: np.ndarray) -> np.ndarray:
     """Keep the two largest-magnitude values of every group of four along the last axis.
 
-    Ties go to the lower position. The last axis is padded to a multiple of four for the
-    grouping and cut back afterwards.
+    Ties go to the lower position; a last short group is padded for the grouping.
     """
-    dense = np.asarray(dense)
-    shape = dense.shape
-    flat = dense.reshape(-1, shape[-1])
-    g = _padded(flat).reshape(flat.shape[0], -1, GROUP)
-    mag = np.abs(g.astype(np.float64))
-    order = np.argsort(-mag, axis=-1, kind="stable")       # stable: ties keep the lower position
-    mask = np.zeros(g.shape, dtype=bool)
-    np.put_along_axis(mask, order[..., :KEEP], True, axis=-1)
-    out = np.where(mask, g, 0).reshape(flat.shape[0], -1)[:, : shape[-1]]
-    return out.astype(dense.dtype).reshape(shape)
-
-
-def _padded(w: np.ndarray, width: int | None = None) -> np.ndarray:
-    k = w.shape[-1]
-    width = width if width is not None else -(-k // GROUP) * GROUP
-    if width == k:
-        return w
-    return np.concatenate([w, np.zeros(w.shape[:-1] + (width - k,), dtype=w.dtype)], axis=-1)
+    return nm.prune(dense, KEEP, GROUP)

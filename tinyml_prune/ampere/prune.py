@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import nm
+from ..codegen.tflite_patch import replace_buffers
 from .execute import GEMM_OPS
-from .format import prune_2to4
-from .graph import read, replace_buffers
+from .format import GROUP, prune_2to4
+from .graph import load_bytes, read
 
 
 def prune_model_2to4(tflite) -> bytes:
+    tflite = load_bytes(tflite)
     graph = read(tflite)
     new = {}
     for op in graph.ops:
@@ -44,7 +47,7 @@ def prune_keras_2to4(model) -> list[str]:
         weights = layer.get_weights()
         k = weights[0]
         if isinstance(layer, keras.layers.Conv2D):
-            if k.shape[2] % 4:
+            if nm.refusal(k.shape[2], GROUP):
                 continue
             kt = np.moveaxis(k, 2, -1)                       # Cin last: [H, W, Cout, Cin]
             weights[0] = np.moveaxis(prune_2to4(kt), -1, 2)

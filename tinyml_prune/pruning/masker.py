@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import nm
 from .layers import input_channel_axis, is_depthwise, kernel_variable
 
 
@@ -56,13 +57,7 @@ class Masker:
             return None
         if is_depthwise(layer):
             return "depthwise kernel has no input-channel reduction to group along"
-        axis = input_channel_axis(layer)
-        cin = kernel_variable(layer).shape[axis]
-        if cin < self.block:
-            return f"input channels {cin} < M={self.block}"
-        if cin % self.block:
-            return f"input channels {cin} not divisible by M={self.block}"
-        return None
+        return nm.refusal(kernel_variable(layer).shape[input_channel_axis(layer)], self.block)
 
     # -- block views -----------------------------------------------------------------------
     def _blocks(self, a: np.ndarray, axis: int | None) -> np.ndarray:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .. import nm
 from ..errors import ModelError
 from .tflite_weights import keras_to_tflite_layout, layer_of, read_weights
 
@@ -20,20 +21,12 @@ GROUP_SIZES = (4, 8)
 
 def nm_pattern(values: np.ndarray) -> tuple[int, int] | None:
     """The tightest N:M (M in 4, 8) that every group along the last axis satisfies, N < M."""
-    best = None
-    for m in GROUP_SIZES:
-        if values.shape[-1] % m:
-            continue
-        n = int((values.reshape(-1, m) != 0).sum(axis=1).max())
-        if n < m and (best is None or n / m < best[0] / best[1]):
-            best = (n, m)
-    return best
+    return nm.tightest(values, GROUP_SIZES)
 
 
 def satisfies_nm(values: np.ndarray, n: int, m: int) -> bool:
-    if values.shape[-1] % m:
-        return False
-    return bool(((values.reshape(-1, m) != 0).sum(axis=1) <= n).all())
+    """Every group of ``m`` along the last axis keeps at most ``n`` nonzeros (whole groups only)."""
+    return nm.satisfies(values, n, m, whole_groups=True)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
 """Read the int8 weights of a .tflite back, per Conv/DepthwiseConv/Conv2DTranspose/Dense layer.
 
-We parse the flatbuffer with TFLite's own schema module (no interpreter needed) and map each
-weighted operator to the Keras layer it came from by the layer name inside the weight
-tensor's name (``model/quant_conv1/Conv2D;...`` or ``model/conv1/Conv2D``).
+The flatbuffer is read by the code generator's reader (no interpreter needed); each weighted
+operator maps to the Keras layer it came from by the layer name inside the weight tensor's name (``model/quant_conv1/Conv2D;...`` or ``model/conv1/Conv2D``).
 """
 from __future__ import annotations
 
@@ -11,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..codegen.tflite_reader import read_tflite
 from ..errors import ModelError
 
 # TRANSPOSE_CONV's inputs are (output shape, weights, input[, bias]): weights are input 1 too.
-WEIGHTED_OPS = {3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 9: "FULLY_CONNECTED", 67: "TRANSPOSE_CONV"}
-INT8 = 9
+WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 
 
 @dataclass(frozen=True)
@@ -27,38 +26,24 @@ class TfliteWeight:
     quantized_dimension: int
 
 
-def _schema():
-    from tinyml_prune.codegen.schema import schema
-
-    return schema()
-
-
 def read_weights(tflite: bytes) -> list[TfliteWeight]:
     """Every weighted operator's weight tensor, in execution order."""
-    schema = _schema()
-    try:
-        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
-    except Exception as e:  # noqa: BLE001 - any parse failure means "not a tflite flatbuffer"
-        raise ModelError(f"not a readable .tflite flatbuffer: {e}") from None
-    graph = model.subgraphs[0]
+    graph = read_tflite(bytes(tflite), "the .tflite")
     out = []
     for op in graph.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        kind = WEIGHTED_OPS.get(max(code.builtinCode, code.deprecatedBuiltinCode))
-        if kind is None or len(op.inputs) < 2 or op.inputs[1] < 0:
+        if op.opcode not in WEIGHTED_OPS or len(op.inputs) < 2 or op.inputs[1] < 0:
             continue
         t = graph.tensors[op.inputs[1]]
-        data = model.buffers[t.buffer].data
-        if data is None or t.type != INT8:
-            raise ModelError(f"{kind} weight tensor {t.name.decode()!r} is not constant int8 "
+        if t.data is None or t.dtype != "int8":
+            raise ModelError(f"{op.opcode} weight tensor {t.name!r} is not constant int8 "
                              "(not a full-integer model)")
-        q = t.quantization
+        q = t.quant
         out.append(TfliteWeight(
-            op=kind,
-            tensor_name=t.name.decode(),
-            values=np.frombuffer(bytes(bytearray(data)), np.int8).reshape(list(t.shape)).copy(),
-            scales=np.asarray(q.scale if q is not None and q.scale is not None else [], np.float32),
-            quantized_dimension=int(q.quantizedDimension) if q is not None else 0,
+            op=op.opcode,
+            tensor_name=t.name,
+            values=t.data,
+            scales=np.asarray(q.scale if q is not None else [], np.float32),
+            quantized_dimension=int(q.axis) if q is not None else 0,
         ))
     return out
 
