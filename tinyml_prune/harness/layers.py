@@ -6,8 +6,8 @@ builds are unchanged). That variant is built into ``DIR/build-layers/`` beside t
 ``DIR/build/``, never over it.
 
 Each run marks, in order: two calibration marks, the start of the run, then layers 0..n-2
-from the generated code and, on real boards, layer n-1 from the runtime after
-``tp_model_run`` returns.
+from the generated code and, on real boards, layer n-1 from the runtime after the model
+returns.
 
 - QEMU (exact): the instruction-count plugin records the running count at each mark and
   leaves the marker's own body out, so a mark costs exactly its call site, one ``bl``
@@ -16,8 +16,11 @@ from the generated code and, on real boards, layer n-1 from the runtime after
   ``i-1`` (0 at ``tp_mark_begin``) − one mark; the last layer has no mark and ends at
   ``tp_mark_end``, the end of the region. So the layers sum to the profiling build's
   whole-inference count minus ``(n_layers − 1)`` marks — which is the normal build's count
-  whenever GCC compiles ``tp_model_run`` the same apart from the ``bl``s (checked in
-  tests/layer_profile on the digits and KWS models).
+  whenever GCC compiles the layer sequence (``tp_model_invoke``, or ``tp_model_run`` for
+  models whose I/O is outside the arena) the same apart from the ``bl``s. The one difference
+  seen: the longer profiling build can push a status check's target out of ``cbz``/``cbnz``
+  range, and GCC then spends one more instruction (``cmp`` + branch) on it; the report's
+  ``sum_minus_whole`` shows it (tests/layer_profile counts these relaxations).
 - Real boards: the firmware stores the cycle counter (DWT, or SysTick on M0+) at each mark;
   the ``LAYERS`` command returns them, and the calibration pair's difference (the mark's own
   cycles) is subtracted from every layer.
