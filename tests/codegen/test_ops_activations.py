@@ -9,7 +9,6 @@ is compiled and run for a few draws per operator and under the sanitizers.
 """
 from __future__ import annotations
 
-import shutil
 import warnings
 
 import numpy as np
@@ -17,11 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinyml_prune.codegen import generate, read_tflite
+from tinyml_prune.codegen import read_tflite
 from tinyml_prune.codegen.generate import CodegenOptions, build_program
 from tinyml_prune.codegen.ops import make_emitter
 from tinyml_prune.errors import ModelError, UnsupportedOpError
 from tinyml_prune.verify import random_inputs, reference_run, verify_host
+from helpers.boards import assert_bit_exact_on_board
 
 from . import opmodels_activations as oa
 
@@ -222,17 +222,4 @@ def test_per_channel_activation_quantization_is_refused():
 def test_conv_activation_chain_on_qemu_m4(tmp_path):
     """CONV -> LOGISTIC -> QUANTIZE -> HARD_SWISH -> TANH -> LEAKY_RELU -> RELU6 -> RELU_N1_TO_1
     -> RELU through the real firmware on qemu-m4, every output byte compared with BUILTIN_REF."""
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "make"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool}")
-    from tinyml_prune.boards import load, make_board
-    from tinyml_prune.harness.profile import ProfileConfig, profile
-
-    model = oa.conv_chain(np.random.default_rng(4))
-    root = tmp_path / "gen"
-    generate(model, root)
-    (root / "model.tflite").write_bytes(model)
-    board = make_board(load("qemu-m4"))
-    board.build(root)
-    report = profile(root, board, ProfileConfig(n=4, seed=3))
-    assert report["bit_exact"] is True and report["n"] == 4, report
+    assert_bit_exact_on_board(oa.conv_chain(np.random.default_rng(4)), tmp_path)

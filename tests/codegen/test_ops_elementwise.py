@@ -4,7 +4,6 @@ to 6-D, both operand orders, a constant on either side, different scales and zer
 operand, fused activations."""
 from __future__ import annotations
 
-import shutil
 import warnings
 
 import numpy as np
@@ -18,6 +17,7 @@ from tinyml_prune.codegen.ops import make_emitter
 from tinyml_prune.codegen.ops.elementwise import broadcast_plan
 from tinyml_prune.errors import ModelError, UnsupportedOpError
 from tinyml_prune.verify import model_io, random_inputs, verify_host
+from helpers.boards import assert_bit_exact_on_board
 
 from . import opmodels_elementwise as om
 from .tflbuild import ModelSpec, Op, T, build, options
@@ -225,17 +225,4 @@ def test_refusals_name_the_problem():
 def test_broadcasting_mul_add_on_qemu_m4(tmp_path):
     """MUL by a per-channel constant, ADD of a per-row constant, SUB: through the real
     firmware on qemu-m4, every output byte compared with BUILTIN_REF."""
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "make"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool}")
-    from tinyml_prune.boards import load, make_board
-    from tinyml_prune.harness.profile import ProfileConfig, profile
-
-    model = om.gated_residual(np.random.default_rng(4))
-    root = tmp_path / "gen"
-    generate(model, root)
-    (root / "model.tflite").write_bytes(model)
-    board = make_board(load("qemu-m4"))
-    board.build(root)
-    report = profile(root, board, ProfileConfig(n=4, seed=3))
-    assert report["bit_exact"] is True and report["n"] == 4, report
+    assert_bit_exact_on_board(om.gated_residual(np.random.default_rng(4)), tmp_path)

@@ -6,7 +6,6 @@ interpreter is the oracle. One QEMU run takes the same kernels through the real 
 """
 from __future__ import annotations
 
-import shutil
 import warnings
 
 import numpy as np
@@ -14,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinyml_prune.codegen import generate, read_tflite
+from tinyml_prune.codegen import read_tflite
 from tinyml_prune.codegen.generate import CodegenOptions, build_program
 from tinyml_prune.errors import ModelError, UnsupportedOpError
 from tinyml_prune.verify import random_inputs, verify_host
+from helpers.boards import assert_bit_exact_on_board
 
 from . import opmodels_reduce as om
 
@@ -148,17 +148,4 @@ def test_resize_refusals():
 def test_conv_resize_mean_head_on_qemu_m4(tmp_path):
     """CONV -> RESIZE_BILINEAR (half-pixel) -> MEAN over [1, 2] -> RESHAPE -> FULLY_CONNECTED
     through the real firmware on qemu-m4, every output byte compared with BUILTIN_REF."""
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "make"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool}")
-    from tinyml_prune.boards import load, make_board
-    from tinyml_prune.harness.profile import ProfileConfig, profile
-
-    model = om.conv_gap_head(np.random.default_rng(4), resize="RESIZE_BILINEAR")
-    root = tmp_path / "gen"
-    generate(model, root)
-    (root / "model.tflite").write_bytes(model)
-    board = make_board(load("qemu-m4"))
-    board.build(root)
-    report = profile(root, board, ProfileConfig(n=4, seed=3))
-    assert report["bit_exact"] is True and report["n"] == 4, report
+    assert_bit_exact_on_board(om.conv_gap_head(np.random.default_rng(4), resize="RESIZE_BILINEAR"), tmp_path)

@@ -9,7 +9,6 @@ the real firmware.
 """
 from __future__ import annotations
 
-import shutil
 import warnings
 
 import numpy as np
@@ -23,6 +22,7 @@ from tinyml_prune.codegen.fold import (ShapeError, apply_copy, apply_slice, slic
 from tinyml_prune.codegen.generate import CodegenOptions, build_program
 from tinyml_prune.errors import ModelError, UnsupportedOpError
 from tinyml_prune.verify import model_io, random_inputs, verify_host
+from helpers.boards import assert_bit_exact_on_board
 
 from . import opmodels_shape as om
 
@@ -329,20 +329,7 @@ def test_runtime_strided_slice_begin_is_refused():
 def test_conv_pad_concat_transpose_slice_split_gather_on_qemu_m4(tmp_path):
     """CONV -> PADV2 -> CONV -> CONCATENATION -> TRANSPOSE -> STRIDED_SLICE -> SPLIT (+ GATHER)
     through the real firmware on qemu-m4, every output byte compared with BUILTIN_REF."""
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "make"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool}")
-    from tinyml_prune.boards import load, make_board
-    from tinyml_prune.harness.profile import ProfileConfig, profile
-
-    model = om.conv_pad_concat_chain(np.random.default_rng(6), single_output=True)
-    root = tmp_path / "gen"
-    generate(model, root)
-    (root / "model.tflite").write_bytes(model)
-    board = make_board(load("qemu-m4"))
-    board.build(root)
-    report = profile(root, board, ProfileConfig(n=4, seed=3))
-    assert report["bit_exact"] is True and report["n"] == 4, report
+    assert_bit_exact_on_board(om.conv_pad_concat_chain(np.random.default_rng(6), single_output=False), tmp_path)
 
 
 def test_elementwise_fold_helper_on_int32_shape_math():
