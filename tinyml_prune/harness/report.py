@@ -45,7 +45,7 @@ def markdown(r: dict) -> str:
     ]
     if lat.get("counter") == "qemu-tcg-plugin":
         lines += ["", "QEMU does not model cycles: latency is the exact number of executed instructions, "
-                      "counted by our QEMU TCG plugin between two marker functions around `tp_model_run`."]
+                      "counted by our QEMU TCG plugin between two marker functions around the model call (`tp_model_invoke`)."]
     elif lat.get("counter") == "systick-icount":
         lines += ["", "QEMU does not model cycles: latency is executed instructions, counted by SysTick "
                       f"under `-icount shift=0` (resolution {lat.get('resolution')} instructions)."]
