@@ -140,3 +140,34 @@ def test_dead_activation_does_not_break_conversion():
     y = rng.integers(0, 3, 8)
     result = qat(model, Dataset("random", x, y, x[:4], y[:4]), QATConfig(epochs=0, calibration_samples=8))
     assert _int8_io(result.tflite) == (np.int8, np.int8)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_pruned_qat_models_generate_bit_exact_c_with_2_4_kernels(pruned_24, name):
+    """The whole chain on each architecture: 2:4 prune -> QAT -> C with the 2:4 weight format where
+    a layer takes it -> host build under ASan/UBSan, every output byte equal to TFLite's."""
+    from tinyml_prune.codegen import CodegenOptions
+    from tinyml_prune.harness.layers import nm_layers
+    from tinyml_prune.verify import model_io, random_inputs, verify_host
+
+    _, _, result = pruned_24[name]
+    io = model_io(result.tflite)
+    x = random_inputs((io["input_bytes"],), 6, 1)
+    two_four = nm_layers(result.tflite)  # the layers that are 2:4 after QAT and conversion
+    assert two_four, name
+    for options in (CodegenOptions(layer_formats=two_four), CodegenOptions(format="auto")):
+        r = verify_host(result.tflite, x, options, sanitize=bool(options.layer_formats))
+        assert r.ok, f"{name} ({options.format}, {len(options.layer_formats)} 2:4 layers): {r.mismatch}"
+
+
+@pytest.mark.qemu
+def test_pruned_qat_se_model_bit_exact_on_qemu_m4(pruned_24, tmp_path):
+    from helpers.boards import run_on_board
+    from tinyml_prune.codegen import CodegenOptions
+
+    name = sorted(BUILDERS)[0]
+    from tinyml_prune.harness.layers import nm_layers
+
+    tfl = pruned_24[name][2].tflite
+    report = run_on_board(tfl, tmp_path / "gen", options=CodegenOptions(layer_formats=nm_layers(tfl)))
+    assert report["bit_exact"] is True and report["n"] == 4, report

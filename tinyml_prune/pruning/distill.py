@@ -13,6 +13,13 @@ mean squared error to the dense model's outputs.
 
 ``FinetuneConfig.distill``: "auto" (on for channel pruning, where whole channels go and the
 remaining ones must learn to carry the dense model's function; off otherwise), "on", "off".
+
+Defaults chosen so that distilled fine-tuning does not undo a good one-shot result (measured on a
+CIFAR-style ResNet-8 pruned one-shot by OBS, agreement with the dense model 0.88): α = 1, pure
+distillation (α = 0.5 mixed in labels the dense model gets wrong 58 % of the time on its own
+training set, and 2 epochs took the agreement to 0.69), and BatchNormalization frozen in inference
+mode while distilling a reconstructed model (``FinetuneConfig.batchnorm``; training-mode batch
+statistics are not the function the teacher's targets came from: 0.84 vs 0.93).
 """
 from __future__ import annotations
 
@@ -39,7 +46,7 @@ class DistillationLoss(keras.losses.Loss):
     ``y_true`` = [teacher log-probabilities (k), label (1)]; ``y_pred`` = student probabilities.
     """
 
-    def __init__(self, temperature: float = 4.0, alpha: float = 0.5, name: str = "distillation"):
+    def __init__(self, temperature: float = 4.0, alpha: float = 1.0, name: str = "distillation"):
         super().__init__(name=name)
         self.temperature = float(temperature)
         self.alpha = float(alpha)

@@ -17,6 +17,8 @@ feedback; when re-selection regrows it, it enters with that stale value. On the 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..kerasenv import keras
@@ -30,8 +32,9 @@ class MaskedTraining(keras.callbacks.Callback):
     """
 
     def __init__(self, layers, schedule, select, reselect_every: int = 0, reselect=None,
-                 settle_step: int | None = None):
+                 settle_step: int | None = None, after_prune=None):
         super().__init__()
+        self.after_prune = after_prune  # called after each scheduled pruning step (BN re-estimation)
         self.layers = {l.name: l for l in layers}
         self.schedule = schedule
         self.select = select
@@ -66,6 +69,9 @@ class MaskedTraining(keras.callbacks.Callback):
             self.sparsity = sparsity
             # a solver (CHITA) may have moved the kept weights: they become the new shadow
             self.shadow = {n: kernel_variable(l).numpy() for n, l in self.layers.items()}
+            if self.after_prune is not None:
+                self._apply()
+                self.after_prune()
         elif (self.reselect is not None and self.reselect_every and self.sparsity is not None
               and self.step % self.reselect_every == 0
               and (self.settle_step is None or self.step < self.settle_step)):
@@ -81,3 +87,19 @@ class MaskedTraining(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._apply()
+
+
+@contextmanager
+def batchnorm_frozen(model, frozen: bool):
+    """BatchNormalization layers of ``model`` in inference mode (moving statistics fixed, γ/β
+    not trained) while the block runs; their ``trainable`` flags are restored afterwards.
+    Compile inside the block: Keras reads the flags when it builds the training step."""
+    bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)] if frozen else []
+    was = [l.trainable for l in bns]
+    for l in bns:
+        l.trainable = False
+    try:
+        yield
+    finally:
+        for l, t in zip(bns, was):
+            l.trainable = t
