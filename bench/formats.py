@@ -1,7 +1,7 @@
 """Weight formats × models × QEMU boards: exact instructions, flash, RAM, and ratios.
 
 Run:  .venv/bin/python bench/formats.py               # the table (and bench/formats.png)
-      .venv/bin/python bench/formats.py --calibrate   # refit codegen/formats/costs/qemu-m4.json
+      .venv/bin/python bench/formats.py --calibrate   # refit codegen/formats/costs/<board>.json (bench/calibrate.py)
       .venv/bin/python bench/formats.py --auto-check  # per-layer predicted vs measured for auto
 
 Models are the MLPerf Tiny fixtures, dense and magnitude-pruned in the flatbuffer (90 %
@@ -62,8 +62,11 @@ def measure(tflite: bytes, fmt: str, kernels: str, board_name: str, work: Path) 
     root = work / f"m-{time.monotonic_ns()}"
     src = root.with_suffix(".tflite")
     src.write_bytes(tflite)
-    res = generate(tflite, root, CodegenOptions(format=fmt))
-    board = make_board(load(board_name), exact=True)
+    from tinyml_prune.codegen.formats.costmodel import Target
+
+    config = load(board_name)
+    res = generate(tflite, root, CodegenOptions(format=fmt, target=Target.from_board(config)))
+    board = make_board(config, exact=True)
     try:
         board.build(root, kernels=kernels)
     except FitError as e:
@@ -217,10 +220,11 @@ def auto_check(name: str, work: Path) -> list[dict]:
     from tests.formats import ckernels as K
     from tests.formats import qemu_runner as Q
     from tinyml_prune.codegen import CodegenOptions, build_program, read_tflite
-    from tinyml_prune.codegen.formats.costmodel import predictions
+    from tinyml_prune.boards import load
+    from tinyml_prune.codegen.formats.costmodel import Target, predictions
 
     t = model_bytes(name, "unstructured")
-    program = build_program(read_tflite(t, name), CodegenOptions(format="auto"), name)
+    program = build_program(read_tflite(t, name), CodegenOptions(format="auto", target=Target.from_board(load("qemu-m4"))), name)
     lib = K.build(work, "ref")
     rng = np.random.default_rng(0)
     cases, info = [], []
@@ -228,7 +232,7 @@ def auto_check(name: str, work: Path) -> list[dict]:
         if e.op.opcode not in ("CONV_2D", "FULLY_CONNECTED"):
             continue
         w = e.graph.tensors[e.op.inputs[1]].data
-        pred = predictions(e, w)
+        pred = predictions(e, w, "qemu-m4")
         bias = np.zeros(w.shape[0], np.int32) if e.bias is None else e.bias.data
         mult = next(a.values for a in e.arrays if a.name.endswith("_multiplier"))
         shift = next(a.values for a in e.arrays if a.name.endswith("_shift"))
@@ -263,13 +267,9 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-formats-"))
     try:
         if args.calibrate:
-            from tinyml_prune.artifacts import write_text
-            from tinyml_prune.codegen.formats.costmodel import COSTS
+            import calibrate as per_board  # bench/calibrate.py: every QEMU board, or --boards
 
-            cal = calibrate("qemu-m4", work)
-            write_text(COSTS / "qemu-m4.json", json.dumps(cal, indent=2) + "\n")
-            print(json.dumps(cal, indent=2))
-            return 0
+            return per_board.main(["--boards", args.boards] if args.boards != ",".join(BOARDS) else [])
         if args.auto_check:
             print("| model | op | layer | auto's choice | kernel | predicted | measured | bit-exact |")
             print("|---|---|---|---|---|---:|---:|---|")

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -11,10 +14,11 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from tinyml_prune.artifacts import write_text
-from tinyml_prune.errors import ModelError, OutputExistsError
+from tinyml_prune.artifacts import TMP_PREFIX, apply_umask, os_error_message, sweep_stale
+from tinyml_prune.errors import ModelError, OutputError, OutputExistsError
 
 from . import formats
+from .formats.costmodel import Target
 from .ir import Graph
 from .ops import OpEmitter, make_emitter
 from .passes import run_passes
@@ -41,6 +45,10 @@ class CodegenOptions:
     # Model inputs and outputs live in the arena (like TFLM's input(0)/output(0)): later
     # activations reuse the input's bytes, and the firmware receives and sends them in place.
     io_in_arena: bool = True
+    # The board the code is generated for (formats.costmodel.Target, from its TOML): `auto` uses
+    # that board's cost calibration. None: `auto` picks a sparse format only where every
+    # calibrated board predicts it cheaper than dense.
+    target: Target | None = None
 
     def __post_init__(self):
         formats.select.check_choice(self.format)
@@ -305,7 +313,7 @@ def manifest(program: Program, wall_seconds: float) -> dict:
     io = io_tensors(g)
     return dict(
         generator=f"tinyml-prune {metadata.version('tinyml-prune')}", model_sha256=g.sha256,
-        format=program.options.format, rounding=program.options.rounding,
+        format=program.options.format, rounding=program.options.rounding, target=_target_info(program.options),
         input=io["inputs"][0], output=io["outputs"][0], inputs=io["inputs"], outputs=io["outputs"],
         float_io=g.extra.get("float_io"), arena_bytes=program.plan.arena_bytes,
         weight_bytes=program.weight_bytes, param_bytes=program.param_bytes, macs=program.macs,
@@ -318,6 +326,14 @@ def manifest(program: Program, wall_seconds: float) -> dict:
         generator_version=metadata.version("tinyml-prune"), tf_version=_tf_version(),
         **({"slim": program.slim.to_dict()} if program.slim is not None else {}),
     )
+
+
+def _target_info(options: CodegenOptions) -> dict | None:
+    """The board the code was generated for and the cost table `auto` used (None: no board)."""
+    t = options.target
+    if t is None:
+        return None
+    return dict(board=t.board, core=t.core, dsp=t.dsp, mve=t.mve, cost_table=t.cost_table)
 
 
 def kernel_files(program: Program) -> dict[str, Path]:
@@ -341,21 +357,49 @@ class CodegenResult:
 
 def generate(tflite: bytes, out_dir: str | Path, options: CodegenOptions = CodegenOptions(),
              force: bool = False, source: str = "model") -> CodegenResult:
-    """Generate the C project for ``tflite`` into ``out_dir``."""
+    """Generate the C project for ``tflite`` into ``out_dir``, complete as a set.
+
+    Every file is first written into a staging directory inside ``out_dir``; only when all of
+    them are there is the old ``manifest.json`` removed, the files renamed into place and the new
+    ``manifest.json`` renamed last, so its presence implies that the set beside it is complete.
+    A failure before the renames leaves the previous set untouched; staging directories left by
+    a killed run are swept by the next one. Without ``force`` an existing set is refused, but
+    files without a ``manifest.json`` (an interrupted run's leftovers) are replaced."""
     t0 = time.perf_counter()
     program = build_program(read_tflite(tflite, source), options, source)
     texts = render(program)
     out = Path(out_dir)
     kernels = kernel_files(program)
     targets = list(texts) + list(kernels) + ["manifest.json"]
-    if not force:
+    if not force and (out / "manifest.json").exists():
         existing = [t for t in targets if (out / t).exists()]
-        if existing:
-            raise OutputExistsError(f"{out / existing[0]} already exists; pass --force to overwrite it")
-    for name, text in texts.items():
-        write_text(out / name, text)
-    for dest, src in kernels.items():
-        write_text(out / dest, src.read_text())
+        raise OutputExistsError(f"{out / existing[0]} already exists; pass --force to overwrite it")
     info = manifest(program, time.perf_counter() - t0)
-    write_text(out / "manifest.json", json.dumps(info, indent=2) + "\n")
+    files = {**texts, **{dest: src.read_text() for dest, src in kernels.items()},
+             "manifest.json": json.dumps(info, indent=2) + "\n"}
+    _write_set(out, files)
     return CodegenResult(out, program, tuple(targets), info)
+
+
+def _write_set(out: Path, files: dict[str, str]) -> None:
+    """Stage ``files`` (relative path -> text) inside ``out``, then rename them in, manifest last."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        sweep_stale(out)
+        stage = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix="-codegen", dir=out))
+    except OSError as e:
+        raise OutputError(f"cannot write into {out}: {os_error_message(e)}") from None
+    try:
+        for name, text in files.items():
+            (stage / name).parent.mkdir(parents=True, exist_ok=True)
+            (stage / name).write_bytes(text.encode("utf-8"))
+        apply_umask(stage)
+        (out / "manifest.json").unlink(missing_ok=True)  # from here on the set is visibly incomplete
+        for name in [n for n in files if n != "manifest.json"] + ["manifest.json"]:
+            dest = out / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(stage / name, dest)
+    except OSError as e:
+        raise OutputError(f"cannot write the generated C into {out}: {os_error_message(e)}") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

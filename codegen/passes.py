@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from tinyml_prune.errors import ModelError
+
 from .ir import Graph, Operator
 
 Rewrite = Callable[[Graph], Graph]
@@ -99,12 +101,18 @@ def fold_constants(graph: Graph) -> Graph:
             continue
         for t_index, v in zip(op.outputs, values):
             t = tensors[t_index]
+            if np.size(v) != t.size:  # the model declares an output shape the operator cannot produce
+                raise ModelError(f"operator {op.index} ({op.opcode}) computes {np.size(v)} values for tensor "
+                                 f"'{t.name}', whose shape {list(t.shape)} holds {t.size}")
             tensors[t_index] = replace(t, data=np.asarray(v, dtype=np.dtype(t.dtype)).reshape(t.shape))
     return replace(view, operators=kept, extra=dict(graph.extra))
 
 
 def _resolve_shape(target, size: int) -> tuple[int, ...] | None:
-    dims = [int(d) for d in np.asarray(target).reshape(-1)]
+    target = np.asarray(target)
+    if not np.issubdtype(target.dtype, np.integer):  # not a shape (a hostile model's float operand)
+        return None
+    dims = [int(d) for d in target.reshape(-1)]
     if dims.count(-1) > 1 or any(d < -1 for d in dims):
         return None
     known = int(np.prod([d for d in dims if d != -1], dtype=np.int64)) if dims else 1

@@ -3,7 +3,8 @@
 After an emitter has prepared its layer with dense weights, ``specialize`` re-encodes
 FULLY_CONNECTED and CONV_2D filters in the chosen format: it swaps the filter array for
 the format's arrays, the bias for the folded bias the sparse kernels start from, the
-kernel name, its sources and its scratch. ``auto`` asks the cost model per layer.
+kernel name, its sources and its scratch. ``auto`` asks the cost model per layer, with the
+code generation target's calibration (``CodegenOptions.target``; none: the conservative choice).
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def specialize(e) -> None:
     if policy == "auto":
         from .costmodel import choose
 
-        choice = choose(e, w)
+        choice = choose(e, w, e.options.target)
     else:
         choice = policy
         get(choice).check(w.reshape(w.shape[0], -1), layer=e.where())

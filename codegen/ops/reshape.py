@@ -14,10 +14,10 @@ class Reshape(OpEmitter):
 
     @classmethod
     def fold(cls, op, graph):
-        t = graph.tensors[op.inputs[0]]
-        if not t.is_constant:
+        t, out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+        if not t.is_constant or np.size(t.data) != out.size:  # a size mismatch is refused by prepare()
             return None
-        return [np.asarray(t.data).reshape(graph.tensors[op.outputs[0]].shape)]
+        return [np.asarray(t.data).reshape(out.shape)]
 
     def prepare(self):
         inp = self.activation_tensor(self.input(0), "input")

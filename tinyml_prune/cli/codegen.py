@@ -20,8 +20,12 @@ def _formats():
 @click.option("--rounding", type=click.Choice(["tflite", "tflm"]), default="tflite", show_default=True,
               help="tflite: bit-exact with TensorFlow Lite's reference kernels; tflm: double rounding "
                    "everywhere, as TFLM and CMSIS-NN requantize.")
+@click.option("--board", "board_name", default=None,
+              help="Board the code is for (see `tinyml boards`, or a board TOML): --format auto uses its "
+                   "measured kernel costs. Without it auto picks a sparse format only where it is cheaper "
+                   "than dense on every calibrated board.")
 @force_option
-def codegen(model_path, out_dir, weight_format, rounding, force):
+def codegen(model_path, out_dir, weight_format, rounding, board_name, force):
     from pathlib import Path
 
     from tinyml_prune.artifacts import check_output_dir, staged_dir
@@ -32,7 +36,13 @@ def codegen(model_path, out_dir, weight_format, rounding, force):
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} exists and is not a directory")
     check_output_dir(out)  # before any work: a read-only or full place fails here
-    blob, options = Path(model_path).read_bytes(), CodegenOptions(weight_format, rounding)
+    target = None
+    if board_name is not None:
+        from tinyml_prune.boards import load
+        from tinyml_prune.codegen.formats.costmodel import Target
+
+        target = Target.from_board(load(board_name))
+    blob, options = Path(model_path).read_bytes(), CodegenOptions(weight_format, rounding, target=target)
     if out.exists():  # written file by file, manifest.json last
         result = generate(blob, out, options, force=force, source=model_path)
     else:  # a new directory appears complete or not at all
@@ -49,6 +59,8 @@ def print_summary(m: dict, out_dir) -> None:
     click.echo(f"C for {len(m['layers'])} layers -> {out_dir}: weights {m['weight_bytes']:,} B "
                f"(+ {m['param_bytes']:,} B requantization data), arena {m['arena_bytes']:,} B, "
                f"{m['macs']:,} MACs, kernels: {', '.join(k.removesuffix('.c') for k in m['kernels'])}")
+    if m.get("format") == "auto":
+        click.echo(auto_line(m))
     variants = variant_summary(m["layers"])
     if variants:
         click.echo(variants)
@@ -56,6 +68,22 @@ def print_summary(m: dict, out_dir) -> None:
         from tinyml_prune.codegen.slim import summary_lines
 
         click.echo("\n".join(summary_lines(m["slim"])))
+
+
+def auto_line(m: dict) -> str:
+    """Which calibration `auto` chose with, and the layers per chosen format."""
+    from collections import Counter
+
+    t = m.get("target")
+    counts = Counter(r["format"] for r in m["layers"] if "predicted" in r)
+    chosen = ", ".join(f"{n} {f}" for f, n in sorted(counts.items())) or "no FC/CONV layers"
+    if t is None:
+        how = "no --board: sparse only where cheaper than dense on every calibrated board"
+    elif t.get("cost_table") is None:
+        how = f"board {t['board']} ({t['core']}) has no calibration: sparse only where cheaper on every calibrated board"
+    else:
+        how = f"costs of {t['cost_table']}" + (f" for {t['board']}" if t["board"] != t["cost_table"] else "")
+    return f"auto ({how}): {chosen}"
 
 
 def variant_summary(layers: list[dict]) -> str:

@@ -40,7 +40,7 @@ def verify(model_path, target, n, inputs_path, seed, oracle, rounding, keep_dir)
         x = random_inputs(shape, n, seed)
         what = f"{n} random inputs (seed {seed})"
     result = verify_host(tflite, x, CodegenOptions(rounding=rounding or oracle), workdir=keep_dir,
-                         source=model_path, oracle=oracle)
+                         source=model_path, oracle=oracle, isolate=True)
     for note in result.notes:
         click.echo(f"note: {note}")
     name = "TFLite BUILTIN_REF" if oracle == "tflite" else "TensorFlow Lite Micro"

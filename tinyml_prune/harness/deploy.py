@@ -133,7 +133,10 @@ def deploy(model_path: str | None, out: str | Path, cfg: DeployConfig, force: bo
         from tinyml_prune.codegen import generate
         from tinyml_prune.codegen.generate import CodegenOptions
 
-        res = generate(tflite, out / "firmware", CodegenOptions(format=cfg.format), source="model_int8.tflite")
+        from tinyml_prune.codegen.formats.costmodel import Target
+
+        options = CodegenOptions(format=cfg.format, target=Target.from_board(board_config))
+        res = generate(tflite, out / "firmware", options, source="model_int8.tflite")
         m = res.manifest
         return res, {"artifact": "firmware/", "format": cfg.format, "weight_bytes": m["weight_bytes"],
                      "arena_bytes": m["arena_bytes"], "macs": m["macs"], "layers": len(m["layers"])}

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, ModelError, TinymlError
-from .oracle import ORACLES, model_io, reference_run
+from .oracle import ORACLES, OracleCrashed, model_io, reference_run
 
 __all__ = ["VerifyFailed", "Mismatch", "VerifyResult", "verify_host", "random_inputs", "load_inputs", "reference_run",
-           "model_io", "ORACLES"]
+           "model_io", "ORACLES", "OracleCrashed"]
 
 
 class VerifyFailed(TinymlError):
@@ -78,20 +78,22 @@ def load_inputs(path: str | Path, shape: tuple[int, ...], scale: float, zero_poi
     raise DataError(f"{path}: array '{key}' is {x.dtype}; expected int8 or float inputs")
 
 
-def oracle_model(tflite: bytes, oracle: str = "tflite") -> tuple[bytes, tuple[str, ...]]:
+def oracle_model(tflite: bytes, oracle: str = "tflite", isolate: bool = False) -> tuple[bytes, tuple[str, ...]]:
     """The model as the oracle will run it: the user's bytes, or, when the oracle rejects them
     for a known converter defect, a corrected copy (and what was corrected)."""
     from .oracle import fix_known_converter_defects
 
     try:
-        reference_run(tflite, np.zeros((0, 1), np.int8), oracle=oracle)
+        reference_run(tflite, np.zeros((0, 1), np.int8), oracle=oracle, isolate=isolate)
         return tflite, ()
+    except OracleCrashed:
+        raise
     except ModelError as e:
         fixed, notes = fix_known_converter_defects(tflite)
         if not notes:
             raise
         try:
-            reference_run(fixed, np.zeros((0, 1), np.int8), oracle=oracle)
+            reference_run(fixed, np.zeros((0, 1), np.int8), oracle=oracle, isolate=isolate)
         except ModelError:
             raise e from None
         return fixed, tuple(f"the oracle rejects the model as it is ({e}); it runs a copy corrected for a "
@@ -99,9 +101,12 @@ def oracle_model(tflite: bytes, oracle: str = "tflite") -> tuple[bytes, tuple[st
 
 
 def verify_host(tflite: bytes, inputs: np.ndarray, options=None, workdir: str | Path | None = None,
-                source: str = "model", cc: str = "gcc", sanitize: bool = True, oracle: str = "tflite") -> VerifyResult:
+                source: str = "model", cc: str = "gcc", sanitize: bool = True, oracle: str = "tflite",
+                isolate: bool = False) -> VerifyResult:
     """Generate C for ``tflite``, build it for the host, run ``inputs`` and compare with the oracle
-    (TFLite BUILTIN_REF, or TFLite Micro with ``oracle="tflm"``)."""
+    (TFLite BUILTIN_REF, or TFLite Micro with ``oracle="tflm"``). With ``isolate`` the oracle runs
+    in a child process, so an interpreter that aborts on the model raises :class:`OracleCrashed`
+    (one line) instead of ending this process."""
     from tinyml_prune.codegen import CodegenOptions, generate
 
     from .host import compile_host, run_host
@@ -110,17 +115,17 @@ def verify_host(tflite: bytes, inputs: np.ndarray, options=None, workdir: str | 
     with tempfile.TemporaryDirectory(prefix="tinyml-verify-") as tmp:
         root = Path(workdir) if workdir else Path(tmp)
         result = generate(tflite, root / "model", options, force=True, source=source)
-        reference, notes = oracle_model(tflite, oracle)
+        reference, notes = oracle_model(tflite, oracle, isolate)
         exe = compile_host(root / "model", root / "tp_host", cc=cc, sanitize=sanitize)
         got, _ = run_host(exe, inputs, root)
-        expected, _ = reference_run(reference, inputs, oracle=oracle)
+        expected, _ = reference_run(reference, inputs, oracle=oracle, isolate=isolate)
         diff = np.any(got != expected, axis=1)
         matched = int(len(inputs) - diff.sum())
         mismatch = None
         if diff.any():
             first = int(np.argmax(diff))
             if oracle == "tflite":
-                mismatch = _locate(reference, result.program, inputs[first:first + 1], exe, root, first)
+                mismatch = _locate(reference, result.program, inputs[first:first + 1], exe, root, first, isolate)
             else:
                 i = int(np.argmax(got[first] != expected[first]))
                 mismatch = Mismatch(first, -1, -1, "model output", "packed outputs", i, int(expected[first, i]),
@@ -128,13 +133,13 @@ def verify_host(tflite: bytes, inputs: np.ndarray, options=None, workdir: str | 
         return VerifyResult(len(inputs), matched, mismatch, int((got != expected).sum()), notes)
 
 
-def _locate(tflite, program, one_input, exe, root, input_index) -> Mismatch:
+def _locate(tflite, program, one_input, exe, root, input_index, isolate=False) -> Mismatch:
     """Re-run one input with per-layer traces to name the first layer that differs."""
     from .host import run_host
 
     outs = [(e, t) for e in program.emitters for t in e.op.outputs]
     _, trace = run_host(exe, one_input, root, trace=True)
-    _, ref = reference_run(tflite, one_input, [t for _, t in outs])
+    _, ref = reference_run(tflite, one_input, [t for _, t in outs], isolate=isolate)
     for (layer, got), expected, (e, t_index) in zip(trace, ref[0], outs):
         if program.slim is not None:  # the slimmed C computes only the kept channels
             expected = program.slim.select(t_index, expected)
