@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))  # the kernel micro-benchmark runner lives with it
 FIXTURES = REPO.parent / "shared" / "fixtures" / "mlperf_tiny"
 BOARDS = ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55", "qemu-m0"]
 MODELS = ["kws_ref_model", "ad01_int8"]
-# TFLM + CMSIS-NN on qemu-m4 (issue #6): instructions, flash, non-model flash, RAM
+# TFLM + CMSIS-NN on qemu-m4, measured outside this repository (docs/baselines.md): instructions, flash, non-model flash, RAM
 TFLM = {"kws_ref_model": (7_698_080, 165_672, 165_672 - 53_936, 25_056),
         "ad01_int8": (583_137, 330_420, 330_420 - 276_976, 4_556)}
 # row name -> (pruning, format, kernels)

@@ -1,4 +1,4 @@
-"""Weight formats (issue #6): dense, CSR, bitmask and N:M encoders behind one registry.
+"""Weight formats: dense, CSR, bitmask and N:M encoders behind one registry.
 
 ``get(name).encode(weights)`` gives the arrays a kernel of that format reads;
 ``decode`` inverts it; ``Encoded.nbytes`` is the exact flash cost.

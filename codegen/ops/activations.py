@@ -7,6 +7,8 @@ TFLite's reference arithmetic (codegen/lut.py) and the C is one table look-up pe
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from typing import ClassVar
 
 import numpy as np
@@ -44,9 +46,10 @@ class LutEmitter(OpEmitter):
         self.table_values = values
         self.table = self.add_array("table", "int8_t", values, "params")
 
+    @abstractmethod
     def compute_table(self, inp: Tensor, out: Tensor) -> np.ndarray:
         """The 256 outputs for inputs -128..127 (codegen/lut.py)."""
-        raise NotImplementedError
+        ...
 
     def macs(self) -> int:
         return 0

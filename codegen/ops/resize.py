@@ -7,6 +7,8 @@ kernel is the integer ResizeBilinearInteger). The kernels only gather and weigh.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import math
 
 import numpy as np
@@ -90,8 +92,9 @@ class _Resize(OpEmitter):
         self.half_pixel_centers = bool(o.halfPixelCenters) if o is not None else False
         self.build_maps()
 
+    @abstractmethod
     def build_maps(self) -> None:
-        raise NotImplementedError
+        """Implemented by each concrete operator."""
 
     def macs(self) -> int:
         return 0

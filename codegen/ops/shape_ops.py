@@ -12,6 +12,8 @@ Lite's reference kernels, which never requantize these operators.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,9 +79,10 @@ class DataMovement(ShapeOpEmitter):
         except ShapeError as e:
             self.fail(str(e))
 
+    @abstractmethod
     def plan(self) -> None:
         """Validate the operator and add its copies and fills."""
-        raise NotImplementedError
+        ...
 
     def add_copy(self, copy: Copy, src_input: int, dst: int = 0) -> None:
         if copy.size == 0:
@@ -168,8 +171,9 @@ class View(ShapeOpEmitter):
         self.check_shape(out, expected)
         self.size = out.size
 
+    @abstractmethod
     def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
-        raise NotImplementedError
+        """Implemented by each concrete operator."""
 
     @property
     def activation_inputs(self):

@@ -2,7 +2,7 @@
 
 Why before QAT: tfmot gives a Conv2D/Dense that feeds a separate ``ReLU``/``Activation('relu')``
 layer a no-op quantize config (its weights escape fake-quantization and prune-preserving QAT
-drops its zeros — see FACTS.md). After folding, the activation is the layer's own
+drops its zeros, measured). After folding, the activation is the layer's own
 ``activation`` and the BN is in its kernel and bias, which is also what the TFLite converter
 would produce anyway; QAT then trains exactly the weights that end up in the int8 file.
 

@@ -1,4 +1,4 @@
-"""Structured channel/filter pruning with physical slimming (issue #4).
+"""Structured channel/filter pruning with physical slimming.
 
 ``analyse`` finds groups of coupled channels in a functional tf_keras model, ``plan_channels``
 scores them with a registered criterion and picks the channels to remove, ``prune_channels``
