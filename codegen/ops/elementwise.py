@@ -207,17 +207,17 @@ def _offsets(a: Tensor, b: Tensor, out: Tensor) -> dict[str, int]:
 
 
 class _AddLike(BinaryElementwise):
+    """Both inputs rescaled to a common scale with headroom, combined, requantized (tp_add_params)."""
+
     params_type = "tp_add_params"
     sources = ("tp_elementwise_add_s8.c", "tp_elementwise_broadcast_s8.c")
+    multipliers = staticmethod(add_multipliers)  # (scale1, scale2, out_scale) -> dict
 
     def constants(self, a, b, out):
-        c = add_multipliers(a.scale, b.scale, out.scale)
-        off = _offsets(a, b, out)
-        return dict(input1_offset=off["input1_offset"], input1_multiplier=c["input1_multiplier"],
-                    input1_shift=c["input1_shift"], input2_offset=off["input2_offset"],
-                    input2_multiplier=c["input2_multiplier"], input2_shift=c["input2_shift"],
-                    left_shift=c["left_shift"], output_offset=off["output_offset"],
-                    output_multiplier=c["output_multiplier"], output_shift=c["output_shift"])
+        c = self.multipliers(a.scale, b.scale, out.scale)
+        keys = ("input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift", "left_shift",
+                "output_multiplier", "output_shift")
+        return dict(_offsets(a, b, out), **{k: c[k] for k in keys})
 
 
 @register
@@ -250,15 +250,7 @@ class SquaredDifference(_AddLike):
     template = "ops/elementwise.j2"
     kernel = "tp_elementwise_squared_difference_s8"
     fused_options = False
-
-    def constants(self, a, b, out):
-        c = squared_difference_multipliers(a.scale, b.scale, out.scale)
-        off = _offsets(a, b, out)
-        return dict(input1_offset=off["input1_offset"], input1_multiplier=c["input1_multiplier"],
-                    input1_shift=c["input1_shift"], input2_offset=off["input2_offset"],
-                    input2_multiplier=c["input2_multiplier"], input2_shift=c["input2_shift"],
-                    left_shift=c["left_shift"], output_offset=off["output_offset"],
-                    output_multiplier=c["output_multiplier"], output_shift=c["output_shift"])
+    multipliers = staticmethod(squared_difference_multipliers)
 
 
 @register
