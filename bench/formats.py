@@ -28,8 +28,8 @@ FIXTURES = REPO.parent / "shared" / "fixtures" / "mlperf_tiny"
 BOARDS = ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55", "qemu-m0"]
 MODELS = ["kws_ref_model", "ad01_int8"]
 # TFLM + CMSIS-NN on qemu-m4, measured outside this repository (docs/baselines.md): instructions, flash, non-model flash, RAM
-TFLM = {"kws_ref_model": (7_698_080, 165_672, 165_672 - 53_936, 25_056),
-        "ad01_int8": (583_137, 330_420, 330_420 - 276_976, 4_556)}
+TFLM = {"kws_ref_model": (7_697_918, 134_008, 134_008 - 53_936, 24_648),
+        "ad01_int8": (583_054, 325_956, 325_956 - 276_976, 4_356)}
 # row name -> (pruning, format, kernels)
 CONFIGS = {
     "dense-ref": (None, "dense", "reference"),
