@@ -99,26 +99,9 @@ def strided_slice_spec(in_shape, begin, end, strides, begin_mask=0, end_mask=0, 
     n = len(begin)
     if len(end) != n or len(strides) != n:
         raise ShapeError(f"begin, end and strides have {len(begin)}, {len(end)} and {len(strides)} entries")
-    bit = lambda mask, i: bool(mask >> i & 1)  # noqa: E731
-    if sum(bit(ellipsis_mask, i) for i in range(n)) > 1:
+    if sum(_bit(ellipsis_mask, i) for i in range(n)) > 1:
         raise ShapeError("more than one ellipsis in the slice")
-    # Dense spec: one entry per output-building axis.
-    added = sum(1 for i in range(n) if bit(new_axis_mask, i) and not bit(ellipsis_mask, i))
-    rank = len(in_shape) + added
-    entries = []  # (kind, sparse index) with kind in "slice", "new", "full"
-    for i in range(n):
-        if bit(ellipsis_mask, i):
-            fill = rank - len(entries) - (n - i - 1)  # every later entry makes one axis
-            if fill < 1:
-                raise ShapeError("an ellipsis that stands for no axis is not supported")
-            entries += [("full", i)] * fill
-        elif bit(new_axis_mask, i):
-            entries.append(("new", i))
-        else:
-            entries.append(("slice", i))
-    if len(entries) > rank:
-        raise ShapeError(f"the slice has {n} entries for a {len(in_shape)}-D input")
-    entries += [("full", -1)] * (rank - len(entries))
+    entries = _dense_entries(n, len(in_shape), ellipsis_mask, new_axis_mask)
     shape, start, step, count, keep, new = [], [], [], [], [], []
     src = 0
     for kind, i in entries:
@@ -130,34 +113,65 @@ def strided_slice_spec(in_shape, begin, end, strides, begin_mask=0, end_mask=0, 
         shape.append(size)
         new.append(False)
         if kind == "full":
-            start.append(0), step.append(1), count.append(size), keep.append(True)
-            continue
-        s = int(strides[i])
-        if s == 0:
-            raise ShapeError(f"stride {i} is 0")
-        b, e = int(begin[i]), int(end[i])
-        if bit(shrink_mask, i):
-            if s < 0:
-                raise ShapeError(f"shrunk axis {len(shape) - 1} has a negative stride")
-            b = 0 if bit(begin_mask, i) else (b + size if b < 0 else b)
-            if not 0 <= b < size:
-                raise ShapeError(f"index {int(begin[i])} of shrunk axis {len(shape) - 1} is out of range "
-                                 f"for size {size}")
-            start.append(b), step.append(1), count.append(1), keep.append(False)
-            continue
-        lo, hi = (0, size) if s > 0 else (-1, size - 1)
-        b = b + size if b < 0 else b
-        b = _clamp(b, lo, hi)
-        if bit(begin_mask, i):
-            b = 0 if s > 0 else size - 1
-        e = int(end[i]) + b if offset else e
-        e = e + size if e < 0 else e
-        e = _clamp(e, lo, hi)
-        if bit(end_mask, i):
-            e = size if s > 0 else -1
-        c = max(0, -(-(e - b) // s)) if s > 0 else max(0, -(-(b - e) // -s))
-        start.append(b), step.append(s), count.append(c), keep.append(True)
+            axis = (0, 1, size, True)
+        else:
+            axis = _slice_axis(size, len(shape) - 1, int(begin[i]), int(end[i]), int(strides[i]), i,
+                               begin_mask, end_mask, shrink_mask, offset)
+        for lst, v in zip((start, step, count, keep), axis):
+            lst.append(v)
     return SliceSpec(tuple(shape), tuple(start), tuple(step), tuple(count), tuple(keep), tuple(new))
+
+
+def _bit(mask: int, i: int) -> bool:
+    return bool(mask >> i & 1)
+
+
+def _dense_entries(n: int, in_rank: int, ellipsis_mask: int, new_axis_mask: int) -> list[tuple[str, int]]:
+    """The dense spec, one (kind, sparse index) per output-building axis, kind one of "slice", "new",
+    "full" (index -1 for the axes after the last entry)."""
+    added = sum(1 for i in range(n) if _bit(new_axis_mask, i) and not _bit(ellipsis_mask, i))
+    rank = in_rank + added
+    entries = []
+    for i in range(n):
+        if _bit(ellipsis_mask, i):
+            fill = rank - len(entries) - (n - i - 1)  # every later entry makes one axis
+            if fill < 1:
+                raise ShapeError("an ellipsis that stands for no axis is not supported")
+            entries += [("full", i)] * fill
+        elif _bit(new_axis_mask, i):
+            entries.append(("new", i))
+        else:
+            entries.append(("slice", i))
+    if len(entries) > rank:
+        raise ShapeError(f"the slice has {n} entries for a {in_rank}-D input")
+    return entries + [("full", -1)] * (rank - len(entries))
+
+
+def _slice_axis(size: int, axis: int, b: int, e: int, s: int, i: int, begin_mask: int, end_mask: int,
+                shrink_mask: int, offset: bool) -> tuple[int, int, int, bool]:
+    """(start, step, count, keep) of sparse entry ``i`` slicing axis ``axis`` of length ``size``."""
+    if s == 0:
+        raise ShapeError(f"stride {i} is 0")
+    if _bit(shrink_mask, i):
+        if s < 0:
+            raise ShapeError(f"shrunk axis {axis} has a negative stride")
+        first = 0 if _bit(begin_mask, i) else (b + size if b < 0 else b)
+        if not 0 <= first < size:
+            raise ShapeError(f"index {b} of shrunk axis {axis} is out of range for size {size}")
+        return first, 1, 1, False
+    end = e
+    lo, hi = (0, size) if s > 0 else (-1, size - 1)
+    b = b + size if b < 0 else b
+    b = _clamp(b, lo, hi)
+    if _bit(begin_mask, i):
+        b = 0 if s > 0 else size - 1
+    e = end + b if offset else e
+    e = e + size if e < 0 else e
+    e = _clamp(e, lo, hi)
+    if _bit(end_mask, i):
+        e = size if s > 0 else -1
+    c = max(0, -(-(e - b) // s)) if s > 0 else max(0, -(-(b - e) // -s))
+    return b, s, c, True
 
 
 def apply_slice(x: np.ndarray, spec: SliceSpec) -> np.ndarray:

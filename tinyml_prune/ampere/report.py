@@ -58,46 +58,10 @@ def ampere_section(tflite, inputs: np.ndarray | None = None, samples: int = 4, p
     layers, gemm_ops = [], set()
     dense_total = sparse_total = 0.0
     for ch in checks:
-        L = ch.layer
-        gemm_ops.add(L.op.index)
-        io1 = _io_bytes(graph, L.op)
-        io, n = io1 * batch, L.n * batch
-        dense_w = L.m * L.k
-        d = cost.gemm_time(spec, L.m, L.k, n, dense_w, io, sparse=False)
-        row = {
-            "index": L.op.index, "op": L.op.name, "name": L.name,
-            "status": "2:4" if ch.is_2to4 else "not 2:4",
-            "gemm": {"m": L.m, "k": L.k, "n": n},
-            "macs_dense": L.macs * batch,
-            "bytes_dense_weights": dense_w,
-            "modeled_dense_s": d["seconds"], "modeled_dense_work_s": d["work_s"], "bound_dense": d["bound"],
-            "bit_exact": {"samples": ch.samples, "dense_vs_tflite_mismatches": ch.dense_mismatches,
-                          "accumulators": ch.accumulators,
-                          "dense_accumulator_mismatches": ch.dense_acc_mismatches,
-                          "ok": ch.bit_exact, "first_mismatch": ch.first_mismatch or None},
-            "board": _board(board, L.op.index),
-            "gpu": measured["layers"].get(L.op.index) if measured else None,
-        }
-        if L.conv and L.conv["cin"] % 4:
-            row["note"] = f"Cin = {L.conv['cin']}: 2:4 groups of the GEMM K span filter taps"
-        if ch.is_2to4:
-            nb = ch.compressed.nbytes()
-            s = cost.gemm_time(spec, L.m, L.k, n, nb["total"], io, sparse=True)
-            row.update({
-                "macs_executed_sparse": L.m * (-(-L.k // 4) * 2) * n,     # kept slots, stored zeros included
-                "bytes_values": nb["values"], "bytes_metadata": nb["metadata"], "bytes_sparse_total": nb["total"],
-                "modeled_sparse_s": s["seconds"], "modeled_sparse_work_s": s["work_s"], "bound_sparse": s["bound"],
-                "modeled_speedup": d["seconds"] / s["seconds"],
-                "pays_from_batch": cost.pays_from_batch(spec, L.m, L.k, L.n, io1),
-            })
-            row["bit_exact"].update({"sparse_vs_tflite_mismatches": ch.sparse_mismatches,
-                                     "sparse_vs_dense_mismatches": ch.sparse_vs_dense,
-                                     "sparse_accumulator_mismatches": ch.sparse_acc_mismatches})
-            sparse_total += s["seconds"]
-        else:
-            row["reason"] = ch.not_2to4
-            sparse_total += d["seconds"]
-        dense_total += d["seconds"]
+        gemm_ops.add(ch.layer.op.index)
+        row, dense_s, sparse_s = _gemm_row(graph, ch, spec, board, batch, measured)
+        sparse_total += sparse_s
+        dense_total += dense_s
         layers.append(row)
     for sk in skipped:
         gemm_ops.add(sk["index"])
@@ -112,23 +76,7 @@ def ampere_section(tflite, inputs: np.ndarray | None = None, samples: int = 4, p
         dense_total += t
         sparse_total += t
     layers.sort(key=lambda r: r["index"])
-    sparse_rows = [r for r in layers if r["status"] == "2:4"]
-    model = {
-        "modeled_dense_s": dense_total, "modeled_sparse_s": sparse_total,
-        "modeled_speedup": dense_total / sparse_total if sparse_total else None,
-        "gemm_layers": len(checks), "layers_2to4": len(sparse_rows),
-        "weight_bytes_dense": sum(r.get("bytes_dense_weights", 0) for r in layers),
-        "weight_bytes_2to4": sum(r.get("bytes_sparse_total", r.get("bytes_dense_weights", 0)) for r in layers),
-        "bit_exact": all(r["bit_exact"]["ok"] for r in layers if "bit_exact" in r),
-        "board": _board(board, "model"),
-        "kernels": len(graph.ops),
-        "launch_floor_s": len(graph.ops) * spec.launch_us * 1e-6,
-    }
-    if measured:
-        rows = [r["gpu"] for r in layers if r.get("gpu")]
-        model["gpu"] = {"gemm_dense_us": sum(r["dense_us"] for r in rows),
-                        "gemm_sparse_us": sum(r.get("sparse_us", r["dense_us"]) for r in rows),
-                        "all_equal": measured["all_equal"]}
+    model = _model_totals(graph, checks, layers, spec, board, measured, dense_total, sparse_total)
     return {
         "part": spec.as_dict(),
         "batch": batch,
@@ -147,6 +95,69 @@ def ampere_section(tflite, inputs: np.ndarray | None = None, samples: int = 4, p
     }
 
 
+def _gemm_row(graph, ch, spec, board: dict | None, batch: int, measured: dict | None) -> tuple[dict, float, float]:
+    """One GEMM layer's row, its modeled dense seconds and its seconds on the 2:4 path."""
+    L = ch.layer
+    io1 = _io_bytes(graph, L.op)
+    io, n = io1 * batch, L.n * batch
+    dense_w = L.m * L.k
+    d = cost.gemm_time(spec, L.m, L.k, n, dense_w, io, sparse=False)
+    row = {
+        "index": L.op.index, "op": L.op.name, "name": L.name,
+        "status": "2:4" if ch.is_2to4 else "not 2:4",
+        "gemm": {"m": L.m, "k": L.k, "n": n},
+        "macs_dense": L.macs * batch,
+        "bytes_dense_weights": dense_w,
+        "modeled_dense_s": d["seconds"], "modeled_dense_work_s": d["work_s"], "bound_dense": d["bound"],
+        "bit_exact": {"samples": ch.samples, "dense_vs_tflite_mismatches": ch.dense_mismatches,
+                      "accumulators": ch.accumulators,
+                      "dense_accumulator_mismatches": ch.dense_acc_mismatches,
+                      "ok": ch.bit_exact, "first_mismatch": ch.first_mismatch or None},
+        "board": _board(board, L.op.index),
+        "gpu": measured["layers"].get(L.op.index) if measured else None,
+    }
+    if L.conv and L.conv["cin"] % 4:
+        row["note"] = f"Cin = {L.conv['cin']}: 2:4 groups of the GEMM K span filter taps"
+    if not ch.is_2to4:
+        row["reason"] = ch.not_2to4
+        return row, d["seconds"], d["seconds"]
+    nb = ch.compressed.nbytes()
+    s = cost.gemm_time(spec, L.m, L.k, n, nb["total"], io, sparse=True)
+    row.update({
+        "macs_executed_sparse": L.m * (-(-L.k // 4) * 2) * n,     # kept slots, stored zeros included
+        "bytes_values": nb["values"], "bytes_metadata": nb["metadata"], "bytes_sparse_total": nb["total"],
+        "modeled_sparse_s": s["seconds"], "modeled_sparse_work_s": s["work_s"], "bound_sparse": s["bound"],
+        "modeled_speedup": d["seconds"] / s["seconds"],
+        "pays_from_batch": cost.pays_from_batch(spec, L.m, L.k, L.n, io1),
+    })
+    row["bit_exact"].update({"sparse_vs_tflite_mismatches": ch.sparse_mismatches,
+                             "sparse_vs_dense_mismatches": ch.sparse_vs_dense,
+                             "sparse_accumulator_mismatches": ch.sparse_acc_mismatches})
+    return row, d["seconds"], s["seconds"]
+
+
+def _model_totals(graph, checks, layers, spec, board, measured, dense_total: float, sparse_total: float) -> dict:
+    """The section's ``model`` entry: totals over every layer."""
+    sparse_rows = [r for r in layers if r["status"] == "2:4"]
+    model = {
+        "modeled_dense_s": dense_total, "modeled_sparse_s": sparse_total,
+        "modeled_speedup": dense_total / sparse_total if sparse_total else None,
+        "gemm_layers": len(checks), "layers_2to4": len(sparse_rows),
+        "weight_bytes_dense": sum(r.get("bytes_dense_weights", 0) for r in layers),
+        "weight_bytes_2to4": sum(r.get("bytes_sparse_total", r.get("bytes_dense_weights", 0)) for r in layers),
+        "bit_exact": all(r["bit_exact"]["ok"] for r in layers if "bit_exact" in r),
+        "board": _board(board, "model"),
+        "kernels": len(graph.ops),
+        "launch_floor_s": len(graph.ops) * spec.launch_us * 1e-6,
+    }
+    if measured:
+        rows = [r["gpu"] for r in layers if r.get("gpu")]
+        model["gpu"] = {"gemm_dense_us": sum(r["dense_us"] for r in rows),
+                        "gemm_sparse_us": sum(r.get("sparse_us", r["dense_us"]) for r in rows),
+                        "all_equal": measured["all_equal"]}
+    return model
+
+
 def _us(s) -> str:
     return "—" if s is None else f"{s * 1e6:.3f}"
 
@@ -161,6 +172,27 @@ def _gpu_cell(g: dict | None, key: str) -> str:
 
 def ampere_markdown(section: dict) -> str:
     """The side-by-side table for ``report.md``."""
+    p = section["part"]
+    gm = section.get("gpu_measured")
+    lines = _summary_lines(section)
+    head = ("| # | op | layer | 2:4 | GEMM M×K×N | MACs dense | weight B dense | values+meta B | "
+            "modeled dense µs | modeled 2:4 µs | modeled speed-up | 2:4 pays from batch |")
+    if gm:
+        head += " measured dense µs | measured 2:4 µs | measured speed-up | GPU = emulation |"
+    head += " board speed-up | bit-exact |"
+    lines += ["", head, "|" + "---|" * (head.count("|") - 1)]
+    lines += [_layer_line(r, head.count("|"), gm) for r in section["layers"]]
+    lines += ["", f"\"2:4 pays from batch\": the smallest power-of-two batch at which the modeled speed-up reaches "
+                  f"{cost.PAYS:.2f}× on this part.", "",
+              f"Board-measured column: {section['board_measured']}.", "", "Model assumptions:", ""]
+    lines += [f"- {a}" for a in section["assumptions"]]
+    lines += _calibration_lines(section.get("calibration"))
+    lines += ["", "Sources: " + "; ".join(p["sources"]), ""]
+    return "\n".join(lines)
+
+
+def _summary_lines(section: dict) -> list[str]:
+    """The heading and the paragraph of totals (and of GPU measurements when there are some)."""
     p, m = section["part"], section["model"]
     batch = section.get("batch", 1)
     gm = section.get("gpu_measured")
@@ -181,54 +213,47 @@ def ampere_markdown(section: dict) -> str:
                       f"each; an empty kernel {gm['launch_floor_us']:.2f} µs): GEMM layers "
                       f"{g.get('gemm_dense_us', 0):.2f} µs dense → {g.get('gemm_sparse_us', 0):.2f} µs 2:4; every "
                       f"accumulator equal to the emulation: {'yes' if gm['all_equal'] else 'NO'}."]
-    head = ("| # | op | layer | 2:4 | GEMM M×K×N | MACs dense | weight B dense | values+meta B | "
-            "modeled dense µs | modeled 2:4 µs | modeled speed-up | 2:4 pays from batch |")
+    return lines
+
+
+def _layer_line(r: dict, columns: int, gm: dict | None) -> str:
+    """One table row; ``columns`` is the number of ``|`` in the header."""
+    name = r["name"] if len(r["name"]) <= 32 else r["name"][:29] + "..."
+    if r["status"] == "unsupported":
+        return f"| {r['index']} | {r['op']} | {name} | unsupported: {r['reason']} |" + " — |" * (columns - 5)
+    g = r["gemm"]
+    sp = r["status"] == "2:4"
+    board = r.get("board")
+    pays = r.get("pays_from_batch")
+    pays_s = "—" if not sp else (str(pays) if pays else f"> {cost.MAX_BATCH}")
+    row = (f"| {r['index']} | {r['op']} | {name} | {'yes' if sp else 'no'} | {g['m']}×{g['k']}×{g['n']} | "
+           f"{r['macs_dense']} | {r['bytes_dense_weights']} | "
+           f"{str(r['bytes_values']) + '+' + str(r['bytes_metadata']) if sp else '—'} | "
+           f"{_us(r['modeled_dense_s'])} | {_us(r.get('modeled_sparse_s'))} | {_x(r.get('modeled_speedup'))} | "
+           f"{pays_s} |")
     if gm:
-        head += " measured dense µs | measured 2:4 µs | measured speed-up | GPU = emulation |"
-    head += " board speed-up | bit-exact |"
-    lines += ["", head, "|" + "---|" * (head.count("|") - 1)]
-    for r in section["layers"]:
-        name = r["name"] if len(r["name"]) <= 32 else r["name"][:29] + "..."
-        if r["status"] == "unsupported":
-            lines.append(f"| {r['index']} | {r['op']} | {name} | unsupported: {r['reason']} |"
-                         + " — |" * (head.count("|") - 5))
-            continue
-        g = r["gemm"]
-        sp = r["status"] == "2:4"
-        board = r.get("board")
-        pays = r.get("pays_from_batch")
-        pays_s = "—" if not sp else (str(pays) if pays else f"> {cost.MAX_BATCH}")
-        row = (f"| {r['index']} | {r['op']} | {name} | {'yes' if sp else 'no'} | {g['m']}×{g['k']}×{g['n']} | "
-               f"{r['macs_dense']} | {r['bytes_dense_weights']} | "
-               f"{str(r['bytes_values']) + '+' + str(r['bytes_metadata']) if sp else '—'} | "
-               f"{_us(r['modeled_dense_s'])} | {_us(r.get('modeled_sparse_s'))} | {_x(r.get('modeled_speedup'))} | "
-               f"{pays_s} |")
-        if gm:
-            gr = r.get("gpu")
-            equal = "—" if not gr else ("yes" if gr["dense_mismatches"] == 0 and gr.get("sparse_mismatches", 0) == 0
-                                        else "NO")
-            row += (f" {_gpu_cell(gr, 'dense_us')} | {_gpu_cell(gr, 'sparse_us')} | "
-                    f"{_x(gr.get('speedup')) if gr else '—'} | {equal} |")
-        row += f" {_x(board['speedup']) if board else '—'} | {'yes' if r['bit_exact']['ok'] else 'NO'} |"
-        lines.append(row)
-    lines += ["", f"\"2:4 pays from batch\": the smallest power-of-two batch at which the modeled speed-up reaches "
-                  f"{cost.PAYS:.2f}× on this part.", "",
-              f"Board-measured column: {section['board_measured']}.", "", "Model assumptions:", ""]
-    lines += [f"- {a}" for a in section["assumptions"]]
-    cal = section.get("calibration")
-    if cal:
-        lines += ["", f"Calibration — {cal['source']}; the model's figures for the same GEMMs on the {cal['part']} "
-                      "beside them:", "",
-                  "| GEMM | M×K×N | measured dense µs | measured 2:4 µs | measured speed-up | modeled dense µs | "
-                  "modeled 2:4 µs | modeled speed-up |", "|---|---|---|---|---|---|---|---|"]
-        for c in cal["layers"]:
-            lines.append(f"| {c['what']} | {c['m']}×{c['k']}×{c['n']} | {c['dense_us']:.2f} | {c['sparse_us']:.2f} | "
-                         f"{_x(c['measured_speedup'])} | {c['modeled_dense_us']:.2f} | {c['modeled_sparse_us']:.2f} | "
-                         f"{_x(c['modeled_speedup'])} |")
-        big = ", ".join(f"{c['m']}³ {_x(c['speedup'])} (modeled {_x(c['modeled_speedup'])})" for c in cal["cusparselt"])
-        lines += ["", f"Large GEMMs — {cal['cusparselt_source']}: {big}."]
-    lines += ["", "Sources: " + "; ".join(p["sources"]), ""]
-    return "\n".join(lines)
+        gr = r.get("gpu")
+        equal = "—" if not gr else ("yes" if gr["dense_mismatches"] == 0 and gr.get("sparse_mismatches", 0) == 0
+                                    else "NO")
+        row += (f" {_gpu_cell(gr, 'dense_us')} | {_gpu_cell(gr, 'sparse_us')} | "
+                f"{_x(gr.get('speedup')) if gr else '—'} | {equal} |")
+    return row + f" {_x(board['speedup']) if board else '—'} | {'yes' if r['bit_exact']['ok'] else 'NO'} |"
+
+
+def _calibration_lines(cal: dict | None) -> list[str]:
+    """The calibration table (GPU measurements beside the model's figures), when there is one."""
+    if not cal:
+        return []
+    lines = ["", f"Calibration — {cal['source']}; the model's figures for the same GEMMs on the {cal['part']} "
+                 "beside them:", "",
+             "| GEMM | M×K×N | measured dense µs | measured 2:4 µs | measured speed-up | modeled dense µs | "
+             "modeled 2:4 µs | modeled speed-up |", "|---|---|---|---|---|---|---|---|"]
+    for c in cal["layers"]:
+        lines.append(f"| {c['what']} | {c['m']}×{c['k']}×{c['n']} | {c['dense_us']:.2f} | {c['sparse_us']:.2f} | "
+                     f"{_x(c['measured_speedup'])} | {c['modeled_dense_us']:.2f} | {c['modeled_sparse_us']:.2f} | "
+                     f"{_x(c['modeled_speedup'])} |")
+    big = ", ".join(f"{c['m']}³ {_x(c['speedup'])} (modeled {_x(c['modeled_speedup'])})" for c in cal["cusparselt"])
+    return lines + ["", f"Large GEMMs — {cal['cusparselt_source']}: {big}."]
 
 
 def speedup_chart(section: dict, path) -> None:

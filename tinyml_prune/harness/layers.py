@@ -124,8 +124,6 @@ def measure_layers(root: str | Path, board, inputs: np.ndarray, expected: np.nda
     """Run ``inputs`` through ``root``'s profiling build on ``board``: per-layer counts."""
     from tinyml_prune.boards.project import read_manifest
 
-    from .protocol import Client
-
     root = Path(root)
     manifest = read_manifest(root)
     n_layers = len(manifest["layers"])
@@ -146,35 +144,13 @@ def measure_layers(root: str | Path, board, inputs: np.ndarray, expected: np.nda
                         marker_overhead=0)
     outputs = []
     try:
-        board.flash(elf)
-        board.open()
-        client = Client(board, timeout=timeout)
-        info = client.info()
-        if info.get("sha256") != manifest["model_sha256"]:
-            raise BoardError(f"{c.name} runs model {info.get('sha256', '?')[:12]}…, not {manifest['model_sha256'][:12]}…")
-        if info.get("layers") != str(n_layers):
-            raise BoardError(f"{elf} is not a per-layer profiling build of {root} "
-                             f"(firmware reports layers={info.get('layers')}, the model has {n_layers})")
+        client = _open_checked(board, elf, root, manifest, n_layers, timeout)
         for i, x in enumerate(inputs):
             r = client.run(np.asarray(x, np.int8).tobytes())
             if r.status != 0:
                 raise BoardError(f"{c.name}: tp_model_run returned {r.status} on sample {i} (profiling build)")
             outputs.append(np.frombuffer(r.output, np.int8))
-            bits, ticks = client.layers()
-            tick_layers, tick_overhead = split_ticks(ticks, bits, n_layers, last_marked=not c.emulated)
-            if exact:
-                region = board.counter.regions()[-1]
-                layers, overhead = split_exact(region.marks, region.total, n_layers)
-                prof.totals.append(region.total)
-                prof.timer_runs.append([None if t is None else round(t * per_tick) for t in tick_layers])
-            else:
-                layers = [round(t * per_tick) for t in tick_layers]
-                overhead = round(tick_overhead * per_tick)
-            if prof.runs and overhead != prof.marker_overhead:
-                raise BoardError(f"{c.name}: the layer marker cost {overhead} {prof.unit} on sample {i}, "
-                                 f"{prof.marker_overhead} before")
-            prof.marker_overhead = overhead
-            prof.runs.append(layers)
+            _record_layers(prof, client, board, n_layers, per_tick, exact, i)
         if c.emulated:
             client.exit()
     finally:
@@ -184,6 +160,45 @@ def measure_layers(root: str | Path, board, inputs: np.ndarray, expected: np.nda
     if expected is not None and outputs:
         prof.bit_exact = bool((np.stack(outputs) == np.asarray(expected)[:len(outputs)].reshape(len(outputs), -1)).all())
     return prof
+
+
+def _open_checked(board, elf: Path, root: Path, manifest: dict, n_layers: int, timeout: float):
+    """Flash the profiling build, open the board and check that it runs this model, per layer."""
+    from .protocol import Client
+
+    c = board.config
+    board.flash(elf)
+    board.open()
+    client = Client(board, timeout=timeout)
+    info = client.info()
+    if info.get("sha256") != manifest["model_sha256"]:
+        raise BoardError(f"{c.name} runs model {info.get('sha256', '?')[:12]}…, not {manifest['model_sha256'][:12]}…")
+    if info.get("layers") != str(n_layers):
+        raise BoardError(f"{elf} is not a per-layer profiling build of {root} "
+                         f"(firmware reports layers={info.get('layers')}, the model has {n_layers})")
+    return client
+
+
+def _record_layers(prof: LayerProfile, client, board, n_layers: int, per_tick: float, exact: bool,
+                   i: int) -> None:
+    """Sample ``i``'s per-layer counts into ``prof`` (the exact counter when the board has one, else
+    the firmware's timer); the marker cost must be the same on every sample."""
+    c = board.config
+    bits, ticks = client.layers()
+    tick_layers, tick_overhead = split_ticks(ticks, bits, n_layers, last_marked=not c.emulated)
+    if exact:
+        region = board.counter.regions()[-1]
+        layers, overhead = split_exact(region.marks, region.total, n_layers)
+        prof.totals.append(region.total)
+        prof.timer_runs.append([None if t is None else round(t * per_tick) for t in tick_layers])
+    else:
+        layers = [round(t * per_tick) for t in tick_layers]
+        overhead = round(tick_overhead * per_tick)
+    if prof.runs and overhead != prof.marker_overhead:
+        raise BoardError(f"{c.name}: the layer marker cost {overhead} {prof.unit} on sample {i}, "
+                         f"{prof.marker_overhead} before")
+    prof.marker_overhead = overhead
+    prof.runs.append(layers)
 
 
 def _check_profiling_elf(elf: Path, root: Path) -> None:

@@ -126,50 +126,15 @@ def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: 
     tflite = find_tflite(root, manifest["model_sha256"], cfg.tflite)
     x, y = make_inputs(tflite, cfg)
     expected = reference_run(tflite, x.reshape(len(x), -1))[0]
-    c = board.config
-    report = {
-        "board": c.name, "core": c.core, "clock_hz": c.clock_hz, "emulated": c.emulated,
-        "model_sha256": manifest["model_sha256"], "format": manifest.get("format"),
-        "opt": _read_opt(root), "latency": None,
-        "flash_bytes": sizes.flash_bytes, "ram_bytes": None, "arena_bytes": int(manifest["arena_bytes"]),
-        "stack_peak_bytes": None, "accuracy": None,
-        "tflite_accuracy": float((expected.argmax(1) == y).mean()) if y is not None else None,
-        "n": 0, "bit_exact": None, "mismatched_outputs": None, "sizes": sizes.as_dict(),
-        "inputs": cfg.data or f"random int8 (seed {cfg.seed})", "complete": False,
-    }
+    report = _new_report(root, board, manifest, sizes, cfg, expected, y)
     # The emulated Ampere 2:4 path of the same model, checked on the same inputs.
     report["ampere_2to4"] = _ampere(tflite, x[:4])
     out = Path(out) if out else root / "report.json"
     timeout = cfg.timeout_s or PER_RUN_TIMEOUT_S + SECONDS_PER_MAC * int(manifest.get("macs", 0))
     ticks, exact, outputs = [], [], []
-    count_exact = getattr(board, "exact_count", None)
     t0 = time.monotonic()
     try:
-        board.flash(elf)
-        board.open()
-        client = Client(board, timeout=timeout)
-        info = client.info()
-        if info.get("sha256") != manifest["model_sha256"]:
-            raise BoardError(f"{c.name} runs model {info.get('sha256', '?')[:12]}…, not {manifest['model_sha256'][:12]}…")
-        for i in range(len(x)):
-            r = client.run(x[i].tobytes())
-            if r.status != 0:
-                raise BoardError(f"{c.name}: tp_model_run returned {r.status} on sample {i}")
-            ticks.append(r.ticks)
-            if count_exact is not None and count_exact() is not None:
-                exact.append(count_exact())
-            outputs.append(np.frombuffer(r.output, np.int8))
-            if progress:
-                progress(i + 1, len(x))
-        mem = client.memory()
-        report["stack_peak_bytes"] = mem.stack_peak_bytes
-        report["ram_bytes"] = mem.static_ram_bytes + mem.stack_peak_bytes
-        if mem.protocol_bytes is not None:
-            # As TFLM is measured: the image's static RAM and peak stack, without our protocol buffers.
-            report["protocol_bytes"] = mem.protocol_bytes
-            report["ram_bytes_without_protocol"] = report["ram_bytes"] - mem.protocol_bytes
-        if c.emulated:
-            client.exit()
+        _run_inferences(board, elf, manifest, x, timeout, progress, report, ticks, exact, outputs)
         report["complete"] = True
     except (TinymlError, KeyboardInterrupt) as e:
         report["error"] = "interrupted" if isinstance(e, KeyboardInterrupt) else str(e)
@@ -192,6 +157,55 @@ def profile(root: str | Path, board, cfg: ProfileConfig = ProfileConfig(), out: 
             report["elapsed_s"] = round(time.monotonic() - t0, 2)
             write_report(report, out)
     return report
+
+
+def _new_report(root: Path, board, manifest: dict, sizes, cfg: ProfileConfig, expected, y) -> dict:
+    """The report before anything ran on the board: what was built, and TFLite's accuracy."""
+    c = board.config
+    return {
+        "board": c.name, "core": c.core, "clock_hz": c.clock_hz, "emulated": c.emulated,
+        "model_sha256": manifest["model_sha256"], "format": manifest.get("format"),
+        "opt": _read_opt(root), "latency": None,
+        "flash_bytes": sizes.flash_bytes, "ram_bytes": None, "arena_bytes": int(manifest["arena_bytes"]),
+        "stack_peak_bytes": None, "accuracy": None,
+        "tflite_accuracy": float((expected.argmax(1) == y).mean()) if y is not None else None,
+        "n": 0, "bit_exact": None, "mismatched_outputs": None, "sizes": sizes.as_dict(),
+        "inputs": cfg.data or f"random int8 (seed {cfg.seed})", "complete": False,
+    }
+
+
+def _run_inferences(board, elf: Path, manifest: dict, x, timeout: float, progress, report: dict,
+                    ticks: list, exact: list, outputs: list) -> None:
+    """Flash, check the model on the board, run every input; ``ticks``, ``exact`` and ``outputs`` grow
+    as it goes (so that a failure keeps what was measured) and the memory figures go into ``report``.
+    The caller closes the board."""
+    c = board.config
+    count_exact = getattr(board, "exact_count", None)
+    board.flash(elf)
+    board.open()
+    client = Client(board, timeout=timeout)
+    info = client.info()
+    if info.get("sha256") != manifest["model_sha256"]:
+        raise BoardError(f"{c.name} runs model {info.get('sha256', '?')[:12]}…, not {manifest['model_sha256'][:12]}…")
+    for i in range(len(x)):
+        r = client.run(x[i].tobytes())
+        if r.status != 0:
+            raise BoardError(f"{c.name}: tp_model_run returned {r.status} on sample {i}")
+        ticks.append(r.ticks)
+        if count_exact is not None and count_exact() is not None:
+            exact.append(count_exact())
+        outputs.append(np.frombuffer(r.output, np.int8))
+        if progress:
+            progress(i + 1, len(x))
+    mem = client.memory()
+    report["stack_peak_bytes"] = mem.stack_peak_bytes
+    report["ram_bytes"] = mem.static_ram_bytes + mem.stack_peak_bytes
+    if mem.protocol_bytes is not None:
+        # As TFLM is measured: the image's static RAM and peak stack, without our protocol buffers.
+        report["protocol_bytes"] = mem.protocol_bytes
+        report["ram_bytes_without_protocol"] = report["ram_bytes"] - mem.protocol_bytes
+    if c.emulated:
+        client.exit()
 
 
 def _summarise(report, board, ticks, exact, outputs, expected, y):

@@ -119,55 +119,8 @@ def fold_model(model):
     by_name = {l["name"]: l for l in config["layers"]}
     weights = {l.name: [w.copy() for w in l.get_weights()] for l in model.layers}
     folded_bn, folded_act = {}, {}
-
-    def splice_out(name, source_ref):
-        """Remove layer ``name``; its consumers read ``source_ref`` instead."""
-        for l in config["layers"]:
-            for node in l["inbound_nodes"]:
-                for ref in _refs(config, node):
-                    if ref[0] == name:
-                        ref[0], ref[1], ref[2] = source_ref[0], source_ref[1], source_ref[2]
-        for ref in config["output_layers"]:
-            if ref[0] == name:
-                ref[0], ref[1], ref[2] = source_ref[0], source_ref[1], source_ref[2]
-        config["layers"].remove(by_name.pop(name))
-
-    changed = True
-    while changed:
-        changed = False
-        consumers = _consumers(config)
-        for lcfg in list(config["layers"]):
-            name = lcfg["name"]
-            if name not in by_name:
-                continue
-            ref = _single_input(config, lcfg)
-            if ref is None or ref[0] not in by_name:
-                continue
-            prev = by_name[ref[0]]
-            if prev["class_name"] not in WEIGHTED or consumers.get(prev["name"]) != [name]:
-                continue
-            if len(prev["inbound_nodes"]) != 1:  # shared layer
-                continue
-            pcfg = prev["config"]
-            if lcfg["class_name"] == "BatchNormalization" and pcfg.get("activation", "linear") == "linear":
-                src = model.get_layer(prev["name"])
-                bn = model.get_layer(name)
-                scale, shift = _bn_scale_shift(bn)
-                w = weights[prev["name"]]
-                bias = w[1] if pcfg.get("use_bias") else None
-                kernel, bias = _fold_bn_weights(src, w[0], bias, scale, shift)
-                weights[prev["name"]] = [kernel, bias]
-                pcfg["use_bias"] = True
-                folded_bn[prev["name"]] = name
-                splice_out(name, ref)
-                changed = True
-            elif _relu_kind(lcfg) and pcfg.get("activation", "linear") == "linear":
-                pcfg["activation"] = _relu_kind(lcfg)
-                folded_act[prev["name"]] = (name, pcfg["activation"])
-                splice_out(name, ref)
-                changed = True
-            if changed:
-                break
+    while _fold_one(model, config, by_name, weights, folded_bn, folded_act):
+        pass
     if not folded_bn and not folded_act:
         return model, FoldLog()
     try:
@@ -178,6 +131,54 @@ def fold_model(model):
         if weights.get(layer.name):
             layer.set_weights(weights[layer.name])
     return new, FoldLog(bn=folded_bn, activation=folded_act)
+
+
+def _fold_one(model, config, by_name: dict, weights: dict, folded_bn: dict, folded_act: dict) -> bool:
+    """Fold the first BN or ReLU that directly and only follows a linear Conv2D/DepthwiseConv2D/Dense
+    into it (``config``, ``weights`` and the logs are updated); False when there is none left."""
+    consumers = _consumers(config)
+    for lcfg in list(config["layers"]):
+        name = lcfg["name"]
+        if name not in by_name:
+            continue
+        ref = _single_input(config, lcfg)
+        if ref is None or ref[0] not in by_name:
+            continue
+        prev = by_name[ref[0]]
+        if prev["class_name"] not in WEIGHTED or consumers.get(prev["name"]) != [name]:
+            continue
+        if len(prev["inbound_nodes"]) != 1:  # shared layer
+            continue
+        pcfg = prev["config"]
+        if lcfg["class_name"] == "BatchNormalization" and pcfg.get("activation", "linear") == "linear":
+            scale, shift = _bn_scale_shift(model.get_layer(name))
+            w = weights[prev["name"]]
+            bias = w[1] if pcfg.get("use_bias") else None
+            kernel, bias = _fold_bn_weights(model.get_layer(prev["name"]), w[0], bias, scale, shift)
+            weights[prev["name"]] = [kernel, bias]
+            pcfg["use_bias"] = True
+            folded_bn[prev["name"]] = name
+        elif _relu_kind(lcfg) and pcfg.get("activation", "linear") == "linear":
+            pcfg["activation"] = _relu_kind(lcfg)
+            folded_act[prev["name"]] = (name, pcfg["activation"])
+        else:
+            continue
+        _splice_out(config, by_name, name, ref)
+        return True
+    return False
+
+
+def _splice_out(config, by_name: dict, name: str, source_ref) -> None:
+    """Remove layer ``name``; its consumers read ``source_ref`` instead."""
+    for l in config["layers"]:
+        for node in l["inbound_nodes"]:
+            for ref in _refs(config, node):
+                if ref[0] == name:
+                    ref[0], ref[1], ref[2] = source_ref[0], source_ref[1], source_ref[2]
+    for ref in config["output_layers"]:
+        if ref[0] == name:
+            ref[0], ref[1], ref[2] = source_ref[0], source_ref[1], source_ref[2]
+    config["layers"].remove(by_name.pop(name))
 
 
 def unfused_activations(model) -> list[str]:

@@ -166,19 +166,10 @@ def search_key(model_path: str, data_spec: str, config: SearchConfig) -> str:
 
 def run_search(model_path: str, data_spec: str, config: SearchConfig = SearchConfig(),
                executor: ExecutorSpec | None = None, cache_dir: Path | None = None, progress: bool = True) -> dict:
-    from .. import data as data_mod
-    from ..artifacts import sha256_file
-    from ..datacheck import check_against_model
-    from ..modelio import load_model
-    from ..pruning.criteria.base import is_classifier
     from .sweep import evaluate
 
     executor = executor or ExecutorSpec()
-    model = load_model(model_path)
-    if not is_classifier(model):
-        raise ModelError(f"model {model.name!r}: the latency search measures accuracy; it needs a classifier")
-    ds = data_mod.load(data_spec)
-    check_against_model(ds, model)
+    model, ds = _load_checked(model_path, data_spec)
     grid = tuple(sorted({round(float(r), 6) for r in config.ratios}))
     lms = layer_models(model, grid, config.board)
     names = [n for n, lm in lms.items() if lm.searchable]
@@ -207,14 +198,7 @@ def run_search(model_path: str, data_spec: str, config: SearchConfig = SearchCon
     bar = Progress("latency search", 0, 0, enabled=progress)
     try:
         while True:
-            proposals = []
-            for n in names:
-                if n in frozen:
-                    continue
-                nxt = next((r for r in grid if r > current[n]
-                            and lms[n].instructions[r] < lms[n].instructions[current[n]]), None)
-                if nxt is not None:
-                    proposals.append(cand(current | {n: nxt}))
+            proposals = [cand(current | {n: r}) for n, r in _next_ratios(names, frozen, current, grid, lms)]
             if not proposals:
                 break
             todo = [c for c in proposals if c.key() not in done]
@@ -224,20 +208,7 @@ def run_search(model_path: str, data_spec: str, config: SearchConfig = SearchCon
                 done[c.key()] = row
                 computed += 1
                 bar.advance(repr(c))
-            best = None
-            for c in proposals:
-                row = done[c.key()]
-                lat, flash = predict(lms, c.as_dict())
-                drop = base["accuracy"] - row["accuracy"]
-                evaluated[c.key()] = {"ratios": {n: r for n, r in c.ratios if r > 0}, "accuracy": row["accuracy"],
-                                      "loss": row["loss"], "latency": lat, "flash": flash}
-                changed = next(n for (n, r) in c.ratios if r != current[n])
-                if drop > config.accuracy_drop + 1e-12:
-                    frozen.add(changed)
-                    continue
-                eff = (cur_lat - lat) / max(drop - cur_drop, eps)
-                if best is None or eff > best[0]:
-                    best = (eff, c, lat, drop)
+            best = _best_step(proposals, done, lms, base, current, cur_lat, cur_drop, config, eps, frozen, evaluated)
             if best is None:
                 break
             _, c, cur_lat, cur_drop = best
@@ -246,6 +217,60 @@ def run_search(model_path: str, data_spec: str, config: SearchConfig = SearchCon
                           "accuracy": base["accuracy"] - cur_drop})
     finally:
         bar.close()
+    return _result(model_path, data_spec, config, grid, lms, names, base, current, cur_drop, evaluated, steps,
+                   cache_path, computed)
+
+
+def _load_checked(model_path: str, data_spec: str):
+    """The model (a classifier) and the data set, checked against each other."""
+    from .. import data as data_mod
+    from ..datacheck import check_against_model
+    from ..modelio import load_model
+    from ..pruning.criteria.base import is_classifier
+
+    model = load_model(model_path)
+    if not is_classifier(model):
+        raise ModelError(f"model {model.name!r}: the latency search measures accuracy; it needs a classifier")
+    ds = data_mod.load(data_spec)
+    check_against_model(ds, model)
+    return model, ds
+
+
+def _next_ratios(names, frozen: set, current: dict, grid, lms):
+    """(layer, its next ratio on the grid that lowers its predicted instructions) per layer not frozen."""
+    for n in names:
+        if n in frozen:
+            continue
+        nxt = next((r for r in grid if r > current[n]
+                    and lms[n].instructions[r] < lms[n].instructions[current[n]]), None)
+        if nxt is not None:
+            yield n, nxt
+
+
+def _best_step(proposals, done, lms, base, current, cur_lat, cur_drop, config, eps, frozen: set, evaluated: dict):
+    """The proposal with the most latency saved per accuracy lost, as (efficiency, candidate, latency,
+    drop), or None; records every proposal in ``evaluated`` and freezes the layers whose step costs
+    more accuracy than allowed."""
+    best = None
+    for c in proposals:
+        row = done[c.key()]
+        lat, flash = predict(lms, c.as_dict())
+        drop = base["accuracy"] - row["accuracy"]
+        evaluated[c.key()] = {"ratios": {n: r for n, r in c.ratios if r > 0}, "accuracy": row["accuracy"],
+                              "loss": row["loss"], "latency": lat, "flash": flash}
+        changed = next(n for (n, r) in c.ratios if r != current[n])
+        if drop > config.accuracy_drop + 1e-12:
+            frozen.add(changed)
+            continue
+        eff = (cur_lat - lat) / max(drop - cur_drop, eps)
+        if best is None or eff > best[0]:
+            best = (eff, c, lat, drop)
+    return best
+
+
+def _result(model_path, data_spec, config, grid, lms, names, base, current, cur_drop, evaluated, steps,
+            cache_path, computed) -> dict:
+    from ..artifacts import sha256_file
 
     dense_lat, dense_flash = predict(lms, {})
     points = [{"ratios": {}, "accuracy": base["accuracy"], "loss": base["loss"], "latency": dense_lat,
