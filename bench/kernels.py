@@ -5,7 +5,7 @@ Run: .venv/bin/python bench/kernels.py [--board qemu-m4] [--zoo mobilenet,resnet
 
 Builds one small Keras model per layer class (a single layer after the input: 1x1 pointwise,
 3x3 conv, the Cin = 3 and Cin = 1 stems, depthwise 3x3 stride 1 and 2, fully connected,
-AVERAGE_POOL_2D, MEAN, ADD, MUL), converts it to int8, generates the C, builds the per-layer
+AVERAGE_POOL_2D, MEAN, ADD, MUL, MUL by a squeeze-and-excite gate), converts it to int8, generates the C, builds the per-layer
 profiling firmware and counts each layer's instructions exactly (QEMU TCG plugin, one seeded
 input, output compared with TFLite's BUILTIN_REF). --zoo adds whole zoo models, their layers
 sorted into the same classes. Prints per layer and per class: instructions, MACs (for pooling,
@@ -47,6 +47,15 @@ def _single_layer(name: str):
             return keras.Model(inp, combine()([inp, y]))
         return shape, build
 
+    def se(shape):
+        """A squeeze-and-excite gate: x times a per-channel [1, 1, C] operand (MUL broadcasts)."""
+        def build():
+            inp = keras.Input(shape)
+            gate = L.GlobalAveragePooling2D(keepdims=True)(inp)
+            gate = L.Conv2D(shape[-1], 1, activation="sigmoid")(gate)
+            return keras.Model(inp, L.Multiply()([inp, gate]))
+        return shape, build
+
     table = {
         "pointwise": lambda: seq((12, 12, 64), L.Conv2D(64, 1, activation="relu")),
         "pointwise-6x6x128": lambda: seq((6, 6, 128), L.Conv2D(128, 1, activation="relu")),
@@ -61,12 +70,15 @@ def _single_layer(name: str):
         "mean": lambda: seq((6, 6, 128), L.GlobalAveragePooling2D()),
         "add": lambda: two((12, 12, 32), L.Add),
         "mul": lambda: two((12, 12, 32), L.Multiply),
+        "mul-se": lambda: se((12, 12, 32)),
     }
     return table[name]()
 
 
 SINGLE = ("pointwise", "pointwise-6x6x128", "conv3x3", "stem-rgb", "stem-mono", "depthwise3x3-s1",
-          "depthwise3x3-s2", "fc", "average_pool", "mean", "add", "mul")
+          "depthwise3x3-s2", "fc", "average_pool", "mean", "add", "mul", "mul-se")
+# Models whose other layers only make an operand: only their ADD / MUL is counted.
+ELEMENTWISE = ("add", "mul", "mul-se")
 
 
 def convert_single(name: str, cache: Path) -> bytes:
@@ -207,8 +219,8 @@ def main(argv=None) -> int:
             rows = profile_model(convert_single(name, cache), work / name, args.board)
             for r in rows:
                 r["model"] = name
-            # ADD / MUL models carry a pointwise conv to make their second operand: not counted here
-            keep = [r for r in rows if name not in ("add", "mul") or r["op"] in ("ADD", "MUL")]
+            # ADD / MUL models carry other layers to make their second operand: not counted here
+            keep = [r for r in rows if name not in ELEMENTWISE or r["op"] in ("ADD", "MUL")]
             single_rows += keep
             out["models"][name] = rows
             print(f"{name}: {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
