@@ -3,8 +3,9 @@
 After an emitter has prepared its layer with dense weights, ``specialize`` re-encodes
 FULLY_CONNECTED and CONV_2D filters in the chosen format: it swaps the filter array for
 the format's arrays, the bias for the folded bias the sparse kernels start from, the
-kernel name, its sources and its scratch. ``auto`` asks the cost model per layer, with the
-code generation target's calibration (``CodegenOptions.target``; none: the conservative choice).
+kernel name and its sources (the emitter then asks that kernel for its scratch). ``auto``
+asks the cost model per layer, with the code generation target's calibration
+(``CodegenOptions.target``; none: the conservative choice).
 """
 from __future__ import annotations
 
@@ -29,22 +30,6 @@ def check_choice(name: str) -> str:
 
 def filter_matrix(e) -> np.ndarray:
     return e.graph.tensors[e.op.inputs[1]].data
-
-
-def conv_scratch(e, choice: str = "csr") -> int:
-    """The sparse convolution's scratch: the reference kernels' im2col patch (none for an
-    unpadded 1x1 convolution); for 2:4 at least the DSP kernel's pair table for four pixels
-    (firmware/kernels/dsp/tp_nm_s8.c: 176 B per group of 4 taps, plus four padded patches),
-    since the generated code does not know which variant the board build will pick."""
-    if e.op.opcode != "CONV_2D":
-        return 0
-    kh, kw = e.k_hw
-    cols = kh * kw * e.in_dims[3]
-    ref = 0 if (kh, kw) == (1, 1) and tuple(e.pad) == (0, 0) else cols
-    if choice == "nm":
-        groups = -(-cols // 4)
-        return max(ref, 176 * groups + 16 * groups + 4)
-    return ref
 
 
 def specialize(e) -> None:
@@ -84,7 +69,6 @@ def apply_format(e, choice: str, w: np.ndarray) -> None:
     e.filter = f"&(const {_C_STRUCT[choice]}){{ {', '.join(fields)} }}"
     e.kernel = f"{SPARSE_OPS[e.op.opcode]}_{choice}_s8"
     e.sources = (f"tp_{choice}_s8.c", "tp_sparse_driver_s8.c")
-    e.format_scratch = conv_scratch(e, choice)
     e.weight_format = choice
     e.encoded = enc
 

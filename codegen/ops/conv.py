@@ -5,6 +5,7 @@ import numpy as np
 
 from tinyml_prune.errors import ModelError
 
+from .. import kernel_contract
 from ..quantization import activation_range, per_channel_multipliers
 from . import OpEmitter, register
 from .common_spatial import nhwc, spatial_padding
@@ -127,6 +128,13 @@ class _ConvBase(OpEmitter):
         return dict(kernel_variant=self.kernel_variant, variant_reason=self.variant_reason,
                     loop=self.loop_shape())
 
+    def scratch_bytes(self) -> int:
+        """What the kernel's own get_buffer_size asks for (dense or the weight format's kernel):
+        for the target board's variant, or the most any variant needs when there is no target."""
+        return kernel_contract.scratch_bytes(self.kernel, self.sources[0], input_dims=self.in_dims,
+                                             filter_dims=self.filter_dims, padding=self.pad,
+                                             target=self.options.target)
+
     def macs(self) -> int:
         _, oh, ow, oc = self.out_dims
         per_out = self.k_hw[0] * self.k_hw[1] * (1 if self.depthwise else self.in_dims[3])
@@ -139,14 +147,6 @@ class Conv2D(_ConvBase):
     template = "ops/conv_2d.j2"
     sources = ("tp_convolve_s8.c",)
     kernel = "tp_convolve_s8"
-
-    def scratch_bytes(self) -> int:
-        """Dense: the optimized kernels' int16 im2col of two pixels (tp_convolve_s8_get_buffer_size
-        in firmware/kernels/dsp; the reference kernel ignores it); sparse formats: their patch."""
-        if getattr(self, "weight_format", "dense") != "dense":
-            return self.format_scratch
-        patch4 = -(-self.k_hw[0] * self.k_hw[1] * self.in_dims[3] // 4) * 4
-        return 6 * patch4 + 4
 
 
 @register

@@ -17,20 +17,12 @@
 #include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
+#include "tp_dsp_buffer_sizes.h"
 
-/* Scratch for a pixel pair, patch rounded up to a multiple of 4 (p4): p4 words of widened
- * inputs, per group of 4 taps [a(0,2), b(0,2), a(1,3), b(1,3)] (a, b the two pixels), then
- * two int8 patches of p4 bytes; + 4 to align the words. The code generator reserves this. */
-static inline int32_t gemm_scratch(int32_t patch)
-{
-    const int32_t p4 = (patch + 3) & ~3;
-    return 6 * p4 + 4;
-}
-
+/* Scratch for a pixel pair (tp_dsp_buffer_sizes.h). The code generator reserves this. */
 int32_t tp_convolve_s8_get_buffer_size(const tp_dims *input_dims, const tp_dims *filter_dims)
 {
-    (void)input_dims;
-    return gemm_scratch(filter_dims->h * filter_dims->w * filter_dims->c);
+    return tp_dsp_convolve_s8_get_buffer_size(input_dims, filter_dims);
 }
 
 /* The part of the kernel window inside the input, for one output pixel. */
@@ -438,12 +430,12 @@ tp_status tp_convolve_s8(const tp_context *ctx, const tp_conv_params *params, co
     if (filter_dims->c != input_dims->c || filter_dims->n != out_c) {
         return TP_ARG_ERROR;
     }
-    const int32_t patch = filter_dims->h * filter_dims->w * filter_dims->c;
     uintptr_t buf = ctx != NULL ? (uintptr_t)ctx->buf : 0;
     const int32_t skew = (int32_t)((4 - (buf & 3)) & 3);
     const tp_kernel_variant variant = params->variant;
     const int gemm = variant == TP_VARIANT_FAST || variant == TP_VARIANT_FAST_WIDE;
-    if (gemm && (buf == 0 || ctx->size - skew < gemm_scratch(patch) - 4 || quant->rounding != TP_ROUND_DOUBLE)) {
+    const int32_t need = tp_convolve_s8_get_buffer_size(input_dims, filter_dims) - 4;
+    if (gemm && (buf == 0 || ctx->size - skew < need || quant->rounding != TP_ROUND_DOUBLE)) {
         return TP_ARG_ERROR;
     }
     if (!gemm && variant != TP_VARIANT_GENERIC) {

@@ -15,14 +15,13 @@
 #include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
+#include "tp_dsp_buffer_sizes.h"
 
 #define TP_DW_MAX_TAPS 64
 
 int32_t tp_depthwise_conv_s8_get_buffer_size(const tp_dims *input_dims, const tp_dims *filter_dims)
 {
-    (void)input_dims;
-    (void)filter_dims;
-    return 0;
+    return tp_dsp_depthwise_conv_s8_get_buffer_size(input_dims, filter_dims);
 }
 
 /* a0..a3 (channels c..c+3) += one tap: input word v, widened weights at wp + off bytes:

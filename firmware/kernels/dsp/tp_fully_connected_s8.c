@@ -6,11 +6,11 @@
 #include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
+#include "tp_dsp_buffer_sizes.h"
 
 int32_t tp_fully_connected_s8_get_buffer_size(const tp_dims *filter_dims)
 {
-    (void)filter_dims;
-    return 0;
+    return tp_dsp_fully_connected_s8_get_buffer_size(filter_dims);
 }
 
 /* acc[0..3] += rows w, w + depth, w + 2 depth, w + 3 depth . (x + offset), depth / 4 words.

@@ -7,7 +7,7 @@
  * add, one SXTB16 (its two weights, stored a0 b0 a1 b1 per pair of groups), two LDRD and
  * four SMLAD (8 kept MACs): 42 instructions per 4 groups x 4 pixels (assembly, 14 live
  * registers). The table is built once per pixel block and shared by every channel.
- * Scratch: 176 * groups + 4 * 4 * groups + 4 bytes (tp_convolve_nm_s8_dsp_scratch);
+ * Scratch: 176 * groups + 4 * 4 * groups + 4 bytes (tp_dsp_convolve_nm_s8_get_buffer_size);
  * with less, the portable per-pixel loop runs.
  *
  * FULLY_CONNECTED (one pixel) has nothing to share the selection with: it runs the
@@ -16,13 +16,8 @@
 #include "tp_nm_rows.h"
 #include "tp_sparse_dsp.h"
 
-#define NM_SLOTS 11                  /* index nibbles 4..14 */
-#define NM_GROUP_BYTES (NM_SLOTS * 16) /* 11 slots x 4 pixels x int16 pair */
-
-static inline int32_t nm_scratch(int32_t groups)
-{
-    return NM_GROUP_BYTES * groups + 16 * groups + 4;
-}
+#define NM_SLOTS TP_DSP_NM_SLOTS             /* index nibbles 4..14 */
+#define NM_GROUP_BYTES TP_DSP_NM_GROUP_BYTES /* 11 slots x 4 pixels x int16 pair */
 
 /* The int16 pairs (x[p0], x[p1]): bottom lane x[p0], matching the weight a0. */
 static inline uint32_t pk_bb(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
@@ -206,7 +201,8 @@ tp_status tp_convolve_nm_s8(const tp_context *ctx, const tp_conv_params *params,
     }
     const tp_sparse_rq rq = tp_sparse_rq_make(quant, bias, out_c, cols, params->output_offset, &params->activation);
     const int32_t groups = (cols + 3) >> 2;
-    if (filter->n == 2 && filter->m == 4 && ctx != NULL && ctx->buf != NULL && ctx->size >= nm_scratch(groups)) {
+    const int fast = filter->n == 2 && filter->m == 4 && ctx != NULL && ctx->buf != NULL;
+    if (fast && ctx->size >= tp_dsp_nm_scratch(groups)) {
         return conv_2to4(ctx, params, &rq, input_dims, input, filter_dims, filter, bias, output_dims, output);
     }
     /* portable: one pixel at a time (the reference kernel's loop) */

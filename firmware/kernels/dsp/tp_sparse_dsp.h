@@ -4,6 +4,7 @@
 #ifndef TP_SPARSE_DSP_H
 #define TP_SPARSE_DSP_H
 
+#include "tp_dsp_buffer_sizes.h" /* tp_sparse_pointwise */
 #include "tp_dsp_support.h"
 #include "tp_sparse_common.h"
 
@@ -66,11 +67,6 @@ static inline __attribute__((always_inline)) void tp_sparse_store4(int8_t *out, 
     const uint32_t word = tp_sparse_out_m(acc[0], o, r, mode) | tp_sparse_out_m(acc[1], o + 1, r, mode) << 8 |
                           tp_sparse_out_m(acc[2], o + 2, r, mode) << 16 | tp_sparse_out_m(acc[3], o + 3, r, mode) << 24;
     memcpy(out + o, &word, sizeof word);
-}
-
-static inline int tp_sparse_pointwise(const tp_conv_params *p, const tp_dims *fd)
-{
-    return fd->h == 1 && fd->w == 1 && p->padding.h == 0 && p->padding.w == 0;
 }
 
 /* Pointer to output pixel `pix`'s receptive field, Kh*Kw*Cin int8 in the filter's order:

@@ -12,6 +12,7 @@
  * over four channels (tp_mve_support.h). */
 #include "tp_nn.h"
 #include "tp_mve_support.h"
+#include "tp_mve_buffer_sizes.h"
 
 #ifndef TP_MVE_CONV_PATCH_MAX
 #define TP_MVE_CONV_PATCH_MAX 1024 /* bytes per gathered field; two live on the stack */
@@ -20,9 +21,7 @@
 
 int32_t tp_convolve_s8_get_buffer_size(const tp_dims *input_dims, const tp_dims *filter_dims)
 {
-    (void)input_dims;
-    (void)filter_dims;
-    return 0;
+    return tp_mve_convolve_s8_get_buffer_size(input_dims, filter_dims);
 }
 
 /* s[0..3] += (xa.w0, xa.w1, xb.w0, xb.w1) over len int8. */

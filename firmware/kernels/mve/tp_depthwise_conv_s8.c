@@ -8,12 +8,11 @@
  * skipped, as in the reference. Other depth multipliers run the portable loop. */
 #include "tp_nn.h"
 #include "tp_mve_support.h"
+#include "tp_mve_buffer_sizes.h"
 
 int32_t tp_depthwise_conv_s8_get_buffer_size(const tp_dims *input_dims, const tp_dims *filter_dims)
 {
-    (void)input_dims;
-    (void)filter_dims;
-    return 0;
+    return tp_mve_depthwise_conv_s8_get_buffer_size(input_dims, filter_dims);
 }
 
 static inline void valid_taps(int32_t start, int32_t k, int32_t dil, int32_t size, int32_t *lo, int32_t *hi)

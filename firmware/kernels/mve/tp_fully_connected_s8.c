@@ -5,11 +5,11 @@
  * over the four channels (tp_mve_support.h). */
 #include "tp_nn.h"
 #include "tp_mve_support.h"
+#include "tp_mve_buffer_sizes.h"
 
 int32_t tp_fully_connected_s8_get_buffer_size(const tp_dims *filter_dims)
 {
-    (void)filter_dims;
-    return 0;
+    return tp_mve_fully_connected_s8_get_buffer_size(filter_dims);
 }
 
 /* Accumulators of rows w0..w3 (may repeat a row past the end; its result is dropped):
