@@ -14,6 +14,8 @@ each one. A failing stage leaves the earlier artifacts and deploy.json (with the
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -69,7 +71,7 @@ class StageInputs:
     board: Any = None  # set before the build stage
 
 
-class Stage:
+class Stage(ABC):
     """One step of the chain: ``run(inputs) -> (artifact, summary)``."""
 
     name: ClassVar[str]
@@ -77,8 +79,9 @@ class Stage:
     def before(self, inputs: StageInputs) -> None:
         """Set-up done between the previous stage and this one, outside its timing."""
 
+    @abstractmethod
     def run(self, inputs: StageInputs) -> tuple[Any, dict]:
-        raise NotImplementedError
+        """The stage's artifact (for the next stages) and its summary line's fields."""
 
 
 class TrainStage(Stage):
