@@ -2,11 +2,12 @@
 
 Run: .venv/bin/python bench/fuzz.py --cases 20000 [--seed N] [--compile 50] [--models a.tflite ...]
 
-Seeds are the MLPerf Tiny fixtures from ../shared/fixtures (when present) plus the small models
-in tests/codegen/fuzz_corpus/seeds/. Each case is one seeded structure-aware or byte-level
+Seeds are the MLPerf Tiny fixtures from ../shared/fixtures (or the models given with --models).
+Each case is one seeded structure-aware or byte-level
 mutation (codegen/fuzz.py); it must end in a ModelError or in a generated program. Prints the
 counts per outcome (ModelError by kind, accepted, accepted and compiled, crashes) and writes
-every crashing case into tests/codegen/fuzz_corpus/, which the test tier replays.
+every crashing case into tests/codegen/fuzz_corpus/ as edits of its seed (no model file), which
+the test tier rebuilds and replays.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ CORPUS = REPO / "tests" / "codegen" / "fuzz_corpus"
 
 
 def default_models() -> list[Path]:
-    return sorted(FIXTURES.glob("*.tflite")) + sorted((CORPUS / "seeds").glob("*.tflite"))
+    return sorted(FIXTURES.glob("*.tflite"))
 
 
 def main(argv=None) -> int:
@@ -32,7 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--compile", type=int, default=50, metavar="K",
                     help="build and run K accepted cases under ASan/UBSan (spread over the run)")
-    ap.add_argument("--models", type=Path, nargs="*", help="seed models (default: fixtures + corpus seeds)")
+    ap.add_argument("--models", type=Path, nargs="*", help="seed models (default: the MLPerf Tiny fixtures)")
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="where crashing cases are saved")
     ap.add_argument("--limit", type=float, default=10.0, help="seconds allowed per case")
     args = ap.parse_args(argv)
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
             if outcome.crashed:
                 last = outcome.message.strip().splitlines()[-1] if outcome.message.strip() else outcome.kind
                 crashes[last] += 1
-                fuzz.save_case(case, outcome.kind, outcome.message, args.corpus)
+                fuzz.save_case(case, seeds, outcome.kind, outcome.message, args.corpus)
             elif outcome.kind == "accepted" and compiled + compile_failed < args.compile and i >= next_build:
                 next_build = i + every
                 error = fuzz.compile_and_run(case.data, Path(tmp) / str(i))
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
                 else:
                     compile_failed += 1
                     counts["crash:compile-or-run"] += 1
-                    fuzz.save_case(case, "compile-or-run", error, args.corpus)
+                    fuzz.save_case(case, seeds, "compile-or-run", error, args.corpus)
             if (i + 1) % 1000 == 0:
                 print(f"  {i + 1} cases, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 

@@ -17,6 +17,7 @@ import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -449,27 +450,58 @@ def compile_and_run(data: bytes, workdir, sanitize: bool = True, runs: int = 2) 
     return None
 
 
-CORPUS_SUFFIX = ".tflite"
+CORPUS_SUFFIX = ".case.json"
 
 
-def save_case(case: Case, outcome_kind: str, message: str, corpus_dir) -> "Path":
-    """Store a failing case as ``<sha>.tflite`` plus a ``.txt`` saying how it was made and failed."""
+def diff_bytes(base: bytes, data: bytes) -> list:
+    """``data`` as edits of ``base``: [[offset in base, bytes removed, hex inserted], ...]."""
+    import difflib
+
+    ops = difflib.SequenceMatcher(None, base, data, autojunk=False).get_opcodes()
+    return [[i1, i2 - i1, data[j1:j2].hex()] for tag, i1, i2, j1, j2 in ops if tag != "equal"]
+
+
+def patch_bytes(base: bytes, edits: list) -> bytes:
+    out, at = bytearray(), 0
+    for offset, removed, inserted in edits:
+        out += base[at:offset] + bytes.fromhex(inserted)
+        at = offset + removed
+    return bytes(out + base[at:])
+
+
+def save_case(case: Case, seeds: dict[str, bytes], outcome_kind: str, message: str, corpus_dir) -> Path:
+    """Store a failing case as ``<sha>.case.json``: the edits that turn its seed model into it (no
+    model file is stored; seeds are regenerated or read where they live), plus a ``.txt`` saying
+    how it was made and how it failed."""
     import hashlib
-    from pathlib import Path
-
+    import json
     corpus = Path(corpus_dir)
     corpus.mkdir(parents=True, exist_ok=True)
-    stem = hashlib.sha256(case.data).hexdigest()[:16]
-    path = corpus / f"{stem}{CORPUS_SUFFIX}"
-    path.write_bytes(case.data)
-    (corpus / f"{stem}.txt").write_text(
+    seed = case.name.split("#", 1)[0]
+    digest = hashlib.sha256(case.data).hexdigest()
+    path = corpus / f"{digest[:16]}{CORPUS_SUFFIX}"
+    path.write_text(json.dumps(dict(seed=seed, seed_sha256=hashlib.sha256(seeds[seed]).hexdigest(), sha256=digest,
+                                    edits=diff_bytes(seeds[seed], case.data))) + "\n")
+    (corpus / f"{digest[:16]}.txt").write_text(
         f"case: {case.name}\nmutations:\n" + "".join(f"  {m}\n" for m in case.mutations)
         + f"outcome: {outcome_kind}\n{message}\n")
     return path
 
 
-def corpus_files(corpus_dir) -> list:
-    from pathlib import Path
+def load_case(path, seeds: dict[str, bytes]) -> bytes:
+    """A stored case's model bytes, rebuilt from its seed (both checked against their hashes)."""
+    import hashlib
+    import json
+    rec = json.loads(Path(path).read_text())
+    base = seeds.get(rec["seed"])
+    if base is None or hashlib.sha256(base).hexdigest() != rec["seed_sha256"]:
+        raise ValueError(f"{Path(path).name}: its seed model {rec['seed']!r} is not available as it was")
+    data = patch_bytes(base, rec["edits"])
+    if hashlib.sha256(data).hexdigest() != rec["sha256"]:
+        raise ValueError(f"{Path(path).name}: the rebuilt case does not match its hash")
+    return data
 
+
+def corpus_files(corpus_dir) -> list:
     d = Path(corpus_dir)
     return sorted(d.glob(f"*{CORPUS_SUFFIX}")) if d.is_dir() else []
