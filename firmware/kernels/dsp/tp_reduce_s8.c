@@ -12,34 +12,9 @@
 #include "tp_dsp_optimize.h" /* first: see there */
 #include "tp_nn.h"
 #include "tp_dsp_support.h"
+#include "tp_reduce_support.h"
 
 #define TP_MEAN_LANE_RUN 256 /* positions an int16 lane may add before it is widened */
-
-/* Advance a row-major counter over `axes`; returns the change of the input offset (back to
- * the start after the last position). */
-static int32_t tp_reduce_step(const tp_reduce_axes *axes, int32_t *index)
-{
-    int32_t delta = 0;
-    for (int32_t d = axes->count - 1; d >= 0; d--) {
-        index[d]++;
-        delta += axes->stride[d];
-        if (index[d] < axes->extent[d]) {
-            return delta;
-        }
-        delta -= axes->extent[d] * axes->stride[d];
-        index[d] = 0;
-    }
-    return delta;
-}
-
-static int32_t tp_reduce_positions(const tp_reduce_axes *axes)
-{
-    int32_t n = 1;
-    for (int32_t d = 0; d < axes->count; d++) {
-        n *= axes->extent[d];
-    }
-    return n;
-}
 
 /* The requantization of one call, prepared once: the sum's offset (count * input_offset) and
  * the double-rounding constants (tp_rq_apply is exact for |acc| <= count * 255 < 2^30, so for

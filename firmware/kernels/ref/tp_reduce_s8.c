@@ -3,32 +3,7 @@
  * QuantizedMeanOrSum does (the host computes that multiplier). */
 #include "tp_nn.h"
 #include "tp_nn_support.h"
-
-/* Advance a row-major counter over `axes`; returns the change of the input offset (back to
- * the start after the last position). */
-static int32_t tp_reduce_step(const tp_reduce_axes *axes, int32_t *index)
-{
-    int32_t delta = 0;
-    for (int32_t d = axes->count - 1; d >= 0; d--) {
-        index[d]++;
-        delta += axes->stride[d];
-        if (index[d] < axes->extent[d]) {
-            return delta;
-        }
-        delta -= axes->extent[d] * axes->stride[d];
-        index[d] = 0;
-    }
-    return delta;
-}
-
-static int32_t tp_reduce_positions(const tp_reduce_axes *axes)
-{
-    int32_t n = 1;
-    for (int32_t d = 0; d < axes->count; d++) {
-        n *= axes->extent[d];
-    }
-    return n;
-}
+#include "tp_reduce_support.h"
 
 tp_status tp_mean_s8(const tp_mean_params *params, const tp_reduce_shape *shape, const int8_t *input,
                      int8_t *output)
